@@ -1,0 +1,131 @@
+import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/nats-core'
+import { systemError, type RpcError } from './rpc-error.ts'
+
+class Pending {
+  timer: ReturnType<typeof setTimeout> | undefined = undefined
+  signal: AbortSignal | undefined = undefined
+  onAbort: (() => void) | undefined = undefined
+  constructor(
+    readonly subject: string,
+    readonly resolve: (msg: Msg) => void,
+    readonly reject: (err: RpcError) => void,
+  ) {}
+}
+
+/**
+ * The untyped request core: one reply subscription per connection and a map of pending calls,
+ * instead of nats.js `request()` (a stack trace, a timer and a promise race per call).
+ * Knows the connection's state, so calls fail fast with UNAVAILABLE while it is down.
+ */
+export class Caller {
+  readonly nc: NatsConnection
+  readonly #prefix: string
+  readonly #pending = new Map<string, Pending>()
+  #sub: Subscription | undefined = undefined
+  #seq = 0
+  #up = true
+
+  constructor(nc: NatsConnection) {
+    this.nc = nc
+    this.#prefix = createInbox(inboxPrefixOf(nc))
+  }
+
+  /** Calls in flight. */
+  get pending(): number {
+    return this.#pending.size
+  }
+
+  /** Whether the connection is up: a call made while it is not fails at once with UNAVAILABLE. */
+  get connected(): boolean {
+    return this.#up && !this.nc.isClosed()
+  }
+
+  /**
+   * Publishes one request and resolves with the reply message.
+   * Rejects with UNAVAILABLE (no responders, connection down), DEADLINE_EXCEEDED, CANCELLED
+   * or RESOURCE_EXHAUSTED (over the server's max_payload).
+   */
+  request(subject: string, body: Uint8Array, headers: MsgHdrs | undefined, timeoutMs: number, signal?: AbortSignal): Promise<Msg> {
+    if (!this.connected) return Promise.reject(systemError('UNAVAILABLE', `not connected to NATS: cannot call ${subject}`))
+    if (signal?.aborted) return Promise.reject(systemError('CANCELLED', `call to ${subject} cancelled`, undefined, signal.reason))
+    const max = this.nc.info?.max_payload
+    if (max !== undefined && body.length > max) return Promise.reject(tooLarge(subject, body.length, max))
+    if (this.#sub === undefined) this.#start()
+    const token = (++this.#seq).toString(36)
+    return new Promise<Msg>((resolve, reject) => {
+      const p = new Pending(subject, resolve, reject)
+      this.#pending.set(token, p)
+      p.timer = setTimeout(() => this.#fail(token, systemError('DEADLINE_EXCEEDED', `no reply from ${subject} within ${timeoutMs} ms`)), timeoutMs)
+      if (signal !== undefined) {
+        p.signal = signal
+        p.onAbort = () => this.#fail(token, systemError('CANCELLED', `call to ${subject} cancelled`, undefined, signal.reason))
+        signal.addEventListener('abort', p.onAbort, { once: true })
+      }
+      try {
+        this.nc.publish(subject, body, { reply: `${this.#prefix}.${token}`, headers })
+      } catch (err) {
+        const tooBig = max !== undefined && String((err as Error)?.message).includes('max_payload')
+        this.#fail(token, tooBig ? tooLarge(subject, body.length, max) : systemError('UNAVAILABLE', `cannot publish to ${subject}: ${(err as Error).message}`, undefined, err))
+      }
+    })
+  }
+
+  #start(): void {
+    const offset = this.#prefix.length + 1
+    this.#sub = this.nc.subscribe(`${this.#prefix}.*`, {
+      callback: (err, msg) => {
+        if (err !== null) return
+        const p = this.#take(msg.subject.slice(offset))
+        if (p === undefined) return
+        if (msg.data.length === 0 && msg.headers?.code === 503) {
+          p.reject(systemError('UNAVAILABLE', `no worker serves ${p.subject}`))
+        } else p.resolve(msg)
+      },
+    })
+    void this.#watch()
+  }
+
+  async #watch(): Promise<void> {
+    for await (const s of this.nc.status()) {
+      if (s.type === 'disconnect') {
+        this.#up = false
+        this.#failAll('connection to NATS lost')
+      } else if (s.type === 'reconnect') this.#up = true
+    }
+    this.#failAll('connection to NATS closed')
+  }
+
+  #take(token: string): Pending | undefined {
+    const p = this.#pending.get(token)
+    if (p === undefined) return undefined
+    this.#pending.delete(token)
+    clearTimeout(p.timer)
+    if (p.onAbort !== undefined) p.signal!.removeEventListener('abort', p.onAbort)
+    return p
+  }
+
+  #fail(token: string, err: RpcError): void {
+    this.#take(token)?.reject(err)
+  }
+
+  #failAll(reason: string): void {
+    for (const token of [...this.#pending.keys()]) this.#fail(token, systemError('UNAVAILABLE', reason))
+  }
+}
+
+function tooLarge(subject: string, size: number, max: number): RpcError {
+  return systemError('RESOURCE_EXHAUSTED', `request to ${subject} is ${size} bytes, over the server's max_payload of ${max} bytes`, { size, max })
+}
+
+function inboxPrefixOf(nc: NatsConnection): string | undefined {
+  return (nc as NatsConnection & { options?: { inboxPrefix?: string } }).options?.inboxPrefix
+}
+
+const callers = new WeakMap<NatsConnection, Caller>()
+
+/** The one Caller of a connection, shared by every client on it. */
+export function callerOf(nc: NatsConnection): Caller {
+  let c = callers.get(nc)
+  if (c === undefined) callers.set(nc, (c = new Caller(nc)))
+  return c
+}

@@ -1,0 +1,199 @@
+import { nuid, type NatsConnection } from '@nats-io/nats-core'
+import { decodeEnvelope, encodeBody } from './codec.ts'
+import { OK, RETRYABLE_CODES, SystemCode, isSystemCode } from './codes.ts'
+import { compose, type Middleware } from './compose.ts'
+import type { AnyContract, InputOf, MethodName, MethodSpec, OutputOf } from './contract.ts'
+import { callerOf, type Caller } from './caller.ts'
+import { Header, fromMsgHdrs, toMsgHdrs, type HeaderRecord } from './headers.ts'
+import { DEFAULT_RETRY, attemptTimeout, backoff, sleep, type RetryOptions } from './retry.ts'
+import { RpcError, systemError } from './rpc-error.ts'
+import { describeIssues, issuesOf, validatorsOf } from './validator.ts'
+
+/** Options of one call. */
+export interface CallOptions {
+  /** Milliseconds until the call gives up with DEADLINE_EXCEEDED (retries included). */
+  readonly timeout?: number
+  /** Aborting it ends the call with CANCELLED. */
+  readonly signal?: AbortSignal
+  /** Extra request headers. */
+  readonly headers?: HeaderRecord
+  /** The call's `Rpc-Id`; one is made when absent. It stays the same on every retry. */
+  readonly id?: string
+}
+
+/** What client middleware sees of a call. Middleware may change `input` and `headers` before `next()`. */
+export interface ClientContext {
+  readonly service: string
+  readonly method: string
+  readonly subject: string
+  input: unknown
+  readonly headers: Record<string, string>
+  /** Absolute deadline, epoch ms. */
+  readonly deadline: number
+  readonly signal: AbortSignal | undefined
+}
+
+/** Middleware around every call of a client: `(ctx, next) => Promise<output>`. */
+export type ClientMiddleware = Middleware<ClientContext, unknown>
+
+/** Options of a client; unset fields take their value from DEFAULT_CLIENT_OPTIONS. */
+export interface ClientOptions {
+  /** Default timeout of a call, in ms. */
+  readonly timeout?: number
+  /** Headers sent with every call, such as `Authorization`. */
+  readonly headers?: HeaderRecord
+  /** Subject prefix: calls go to `<prefix>.<service>.<method>`. */
+  readonly prefix?: string
+  readonly retry?: Partial<RetryOptions>
+  readonly middleware?: readonly ClientMiddleware[]
+  /** Check input against the schema before sending (INVALID_ARGUMENT without a network trip). */
+  readonly validateInput?: boolean
+  /** Append the call site's stack to errors (costs a stack capture per call). */
+  readonly captureStack?: boolean
+}
+
+export interface ResolvedClientOptions {
+  readonly timeout: number
+  readonly headers: HeaderRecord
+  readonly prefix: string
+  readonly retry: RetryOptions
+  readonly middleware: readonly ClientMiddleware[]
+  readonly validateInput: boolean
+  readonly captureStack: boolean
+}
+
+export const DEFAULT_CLIENT_OPTIONS: ResolvedClientOptions = {
+  timeout: 5_000,
+  headers: {},
+  prefix: 'rpc',
+  retry: DEFAULT_RETRY,
+  middleware: [],
+  validateInput: true,
+  captureStack: false,
+}
+
+/** Fills unset options from DEFAULT_CLIENT_OPTIONS; never changes its argument. */
+export function resolveClientOptions(options: ClientOptions = {}): ResolvedClientOptions {
+  const d = DEFAULT_CLIENT_OPTIONS
+  const timeout = options.timeout ?? d.timeout
+  if (!(timeout > 0)) throw new TypeError(`timeout must be a positive number of ms, got ${timeout}`)
+  return {
+    timeout,
+    headers: { ...d.headers, ...options.headers },
+    prefix: options.prefix ?? d.prefix,
+    retry: { ...d.retry, ...options.retry },
+    middleware: [...(options.middleware ?? d.middleware)],
+    validateInput: options.validateInput ?? d.validateInput,
+    captureStack: options.captureStack ?? d.captureStack,
+  }
+}
+
+/** Inherited by calls made inside a handler: the caller's deadline, ids and pass-through headers. */
+export interface CallScope {
+  readonly deadline: number
+  readonly headers: HeaderRecord
+  readonly nextId: () => string
+  readonly signal?: AbortSignal
+}
+
+/** The typed client of a contract: one async function per method. */
+export type Client<C extends AnyContract> = {
+  readonly [K in MethodName<C>]: (input: InputOf<C, K>, options?: CallOptions) => Promise<OutputOf<C, K>>
+} & {
+  /** The untyped core every method goes through. */
+  readonly $call: (method: string, input: unknown, options?: CallOptions) => Promise<unknown>
+  readonly $contract: C
+  readonly $options: ResolvedClientOptions
+}
+
+/**
+ * A typed client for `contract` over `nc`. Cheap: every client on one connection shares one reply subscription.
+ *
+ * ```ts
+ * const users = client(nc, User, { timeout: 2_000 })
+ * const { userId } = await users.register({ username: 'alice', password: 'correct horse' })
+ * ```
+ */
+export function client<C extends AnyContract>(nc: NatsConnection, contract: C, options?: ClientOptions): Client<C> {
+  return createClient(nc, contract, resolveClientOptions(options))
+}
+
+/** @internal A client whose calls inherit `scope` (used for calls made inside handlers). */
+export function createClient<C extends AnyContract>(nc: NatsConnection, contract: C, opts: ResolvedClientOptions, scope?: CallScope): Client<C> {
+  const caller = callerOf(nc)
+  const send = (ctx: ClientContext) => sendWithRetry(caller, contract.methods[ctx.method]!, ctx, opts)
+  const run = compose(opts.middleware, send)
+  const $call = (method: string, input: unknown, call: CallOptions = {}): Promise<unknown> => {
+    const spec = Object.hasOwn(contract.methods, method) ? contract.methods[method] : undefined
+    const subject = `${opts.prefix}.${contract.name}.${method}`
+    if (spec === undefined) return Promise.reject(systemError('UNIMPLEMENTED', `${contract.name} has no method '${method}'`))
+    const now = Date.now()
+    let deadline = now + (call.timeout ?? opts.timeout)
+    if (scope !== undefined && scope.deadline < deadline) deadline = scope.deadline
+    const headers: Record<string, string> = { ...scope?.headers, ...opts.headers, ...call.headers }
+    headers[Header.Id] = call.id ?? scope?.nextId() ?? nuid.next()
+    const ctx: ClientContext = { service: contract.name, method, subject, input, headers, deadline, signal: call.signal ?? scope?.signal }
+    const p = run(ctx)
+    return opts.captureStack ? withCallSite(p, new Error('call site')) : p
+  }
+  const api: Record<string, unknown> = { $call, $contract: contract, $options: opts }
+  for (const method of Object.keys(contract.methods)) {
+    api[method] = (input: unknown, call?: CallOptions) => $call(method, input, call)
+  }
+  return Object.freeze(api) as Client<C>
+}
+
+async function sendWithRetry(caller: Caller, spec: MethodSpec, ctx: ClientContext, opts: ResolvedClientOptions): Promise<unknown> {
+  if (opts.validateInput) {
+    const v = validatorsOf(spec).input
+    if (!v.Check(ctx.input)) {
+      const issues = issuesOf(v, ctx.input)
+      throw systemError('INVALID_ARGUMENT', `invalid input for ${ctx.service}.${ctx.method}: ${describeIssues(issues)}`, { issues })
+    }
+  }
+  const body = encodeBody(ctx.input)
+  const attempts = spec.idempotent === true ? Math.max(1, opts.retry.attempts) : 1
+  for (let attempt = 1; ; attempt++) {
+    const remaining = ctx.deadline - Date.now()
+    if (remaining <= 0) throw systemError('DEADLINE_EXCEEDED', `deadline of ${ctx.service}.${ctx.method} passed before it was sent`)
+    const timeout = attemptTimeout(remaining, attempts - attempt + 1)
+    try {
+      return await sendOnce(caller, spec, ctx, body, Date.now() + timeout, timeout)
+    } catch (err) {
+      const retry = attempt < attempts && err instanceof RpcError && RETRYABLE_CODES.has(err.code)
+      if (!retry) throw err
+      const wait = Math.min(backoff(opts.retry, attempt + 1), Math.max(0, ctx.deadline - Date.now() - 1))
+      try {
+        await sleep(wait, ctx.signal)
+      } catch (reason) {
+        throw systemError('CANCELLED', `call to ${ctx.subject} cancelled`, undefined, reason)
+      }
+    }
+  }
+}
+
+async function sendOnce(caller: Caller, spec: MethodSpec, ctx: ClientContext, body: Uint8Array, deadline: number, timeout: number): Promise<unknown> {
+  const msg = await caller.request(ctx.subject, body, toMsgHdrs(ctx.headers, { [Header.Deadline]: String(deadline) }), timeout, ctx.signal)
+  const env = decodeEnvelope(msg.data)
+  if (env === undefined) throw systemError('INTERNAL', `malformed reply from ${ctx.subject}`)
+  if (env.status === OK) return (env as { result: unknown }).result
+  const { status: code, message, data } = env as { status: string; message: string; data?: unknown }
+  throw new RpcError(code, message, { status: statusOf(spec, code, msg.headers === undefined ? undefined : fromMsgHdrs(msg.headers)), data })
+}
+
+function statusOf(spec: MethodSpec, code: string, headers: Record<string, string> | undefined): number {
+  if (isSystemCode(code)) return SystemCode[code]
+  const declared = spec.errors?.[code]?.status
+  if (declared !== undefined) return declared
+  const n = Number(headers?.[Header.ServiceErrorCode])
+  return Number.isInteger(n) && n > 0 ? n : 500
+}
+
+async function withCallSite<T>(p: Promise<T>, site: Error): Promise<T> {
+  try {
+    return await p
+  } catch (err) {
+    if (err instanceof Error && site.stack !== undefined) err.stack = `${err.stack}\n    --- called from ---\n${site.stack.split('\n').slice(1).join('\n')}`
+    throw err
+  }
+}

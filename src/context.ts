@@ -1,0 +1,107 @@
+import type { NatsConnection } from '@nats-io/nats-core'
+import { createClient, type Client, type ClientOptions, type ResolvedClientOptions, resolveClientOptions } from './client.ts'
+import type { SystemCode } from './codes.ts'
+import type { AnyContract, DeclaredCode, DeclaredData, MethodName } from './contract.ts'
+import { Header, type HeaderRecord } from './headers.ts'
+import { RpcError } from './rpc-error.ts'
+
+/** Headers a nested call carries over from the call that made it. */
+const PASSED_ON = [Header.Authorization, Header.TraceParent, Header.TraceState] as const
+
+/** What the worker shares with every context it makes. */
+export interface ContextHost {
+  readonly nc: NatsConnection
+  readonly clientOptions: ResolvedClientOptions
+  /** Contexts whose signal exists, so that stop() can abort them. */
+  readonly live: Set<{ abort(reason: unknown): void }>
+  readonly aborted: boolean
+}
+
+/**
+ * The context of one call on the worker side: identity, deadline, headers, a signal,
+ * per-call `state` for middleware, and nested calls that inherit the deadline and pass-through headers.
+ */
+export class CallContext<State extends object = Record<string, unknown>> {
+  /** Set by middleware, read by handlers (e.g. the authenticated user). */
+  readonly state: State = {} as State
+  #controller: AbortController | undefined = undefined
+  #timer: ReturnType<typeof setTimeout> | undefined = undefined
+  #children = 0
+
+  constructor(
+    readonly host: ContextHost,
+    readonly service: string,
+    readonly method: string,
+    readonly subject: string,
+    /** The call's `Rpc-Id`. */
+    readonly id: string,
+    /** Absolute deadline, epoch ms; Infinity when the caller set none. */
+    readonly deadline: number,
+    /** The request headers. */
+    readonly headers: HeaderRecord,
+    /** The decoded, validated input. */
+    public input: unknown,
+  ) {}
+
+  /** Fires at the deadline, or when the worker's stop() grace period runs out. */
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      const c = (this.#controller = new AbortController())
+      if (this.host.aborted) c.abort(new RpcError('UNAVAILABLE', 'worker stopping'))
+      else {
+        this.host.live.add(this)
+        const left = this.deadline - Date.now()
+        if (Number.isFinite(left)) {
+          this.#timer = setTimeout(() => c.abort(new RpcError('DEADLINE_EXCEEDED', 'deadline passed')), Math.max(0, left))
+        }
+      }
+    }
+    return this.#controller.signal
+  }
+
+  /** Milliseconds left until the deadline. */
+  get remaining(): number {
+    return this.deadline - Date.now()
+  }
+
+  /** A typed client whose calls pass on the remaining deadline, a derived `Rpc-Id`, trace context and `Authorization`. */
+  client<D extends AnyContract>(contract: D, options?: ClientOptions): Client<D> {
+    const headers: Record<string, string> = {}
+    for (const h of PASSED_ON) if (this.headers[h] !== undefined) headers[h] = this.headers[h]
+    const opts = options === undefined ? this.host.clientOptions : resolveClientOptions({ ...this.host.clientOptions, ...options })
+    return createClient(this.host.nc, contract, opts, {
+      deadline: this.deadline,
+      headers,
+      nextId: () => `${this.id}.${++this.#children}`,
+      signal: this.#controller?.signal,
+    })
+  }
+
+  /** Makes the error to throw for a declared or system code (typed per method in handlers). */
+  error(code: string, message: string, data?: unknown): RpcError {
+    return new RpcError(code, message, { data })
+  }
+
+  /** @internal Aborts the signal, if anyone asked for it. */
+  abort(reason: unknown): void {
+    this.#controller?.abort(reason)
+  }
+
+  /** @internal Releases the timer once the call is answered. */
+  dispose(): void {
+    if (this.#controller === undefined) return
+    clearTimeout(this.#timer)
+    this.host.live.delete(this)
+  }
+}
+
+/** The context a handler of `contract.method` gets: `error()` takes that method's codes with their typed data. */
+export interface HandlerContext<C extends AnyContract, K extends MethodName<C>, State extends object> extends CallContext<State> {
+  readonly method: K
+  /** Makes the error to throw for a declared or system code; `data` is typed by the contract. */
+  error<Code extends DeclaredCode<C, K> | SystemCode>(
+    code: Code,
+    message: string,
+    ...data: Code extends DeclaredCode<C, K> ? (DeclaredData<C, K, Code> extends undefined ? [] : [data: DeclaredData<C, K, Code>]) : [data?: unknown]
+  ): RpcError<Code>
+}

@@ -1,0 +1,60 @@
+import type { MethodSpec } from './contract.ts'
+import type { MethodValidators } from './validator.ts'
+import type { CallContext } from './context.ts'
+
+/** Per-method numbers, as NATS micro STATS reports them (times in nanoseconds). */
+export interface EndpointStats {
+  readonly name: string
+  readonly subject: string
+  readonly queue_group: string
+  readonly num_requests: number
+  readonly num_errors: number
+  readonly last_error: string
+  readonly processing_time: number
+  readonly average_processing_time: number
+}
+
+/** One method as a worker serves it: its spec, validators, the composed chain and its counters. */
+export class Endpoint {
+  requests = 0
+  errors = 0
+  lastError = ''
+  processingNs = 0
+
+  constructor(
+    readonly name: string,
+    readonly subject: string,
+    readonly queue: string,
+    readonly spec: MethodSpec,
+    readonly validators: MethodValidators,
+    readonly run: (ctx: CallContext<object>) => Promise<unknown>,
+  ) {}
+
+  /** Counts one answered call. */
+  record(ms: number, error: string | undefined): void {
+    this.requests++
+    this.processingNs += Math.round(ms * 1e6)
+    if (error !== undefined) {
+      this.errors++
+      this.lastError = error
+    }
+  }
+
+  stats(): EndpointStats {
+    return {
+      name: this.name,
+      subject: this.subject,
+      queue_group: this.queue,
+      num_requests: this.requests,
+      num_errors: this.errors,
+      last_error: this.lastError,
+      processing_time: this.processingNs,
+      average_processing_time: this.requests === 0 ? 0 : Math.round(this.processingNs / this.requests),
+    }
+  }
+
+  reset(): void {
+    this.requests = this.errors = this.processingNs = 0
+    this.lastError = ''
+  }
+}

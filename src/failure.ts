@@ -1,0 +1,36 @@
+import type { MethodSpec } from './contract.ts'
+import { isSystemCode } from './codes.ts'
+import { RpcError } from './rpc-error.ts'
+import type { Logger } from './logger.ts'
+import { validatorsOf } from './validator.ts'
+
+/** An error as it goes on the wire: code, number, message and data. */
+export interface Failure {
+  readonly code: string
+  readonly status: number
+  readonly message: string
+  readonly data?: unknown
+}
+
+const INTERNAL: Failure = { code: 'INTERNAL', status: 500, message: 'internal error' }
+
+/**
+ * Maps whatever a handler threw to the failure sent back. Declared and system codes pass; declared data is
+ * checked against its schema; anything else becomes a generic INTERNAL, with details only in the log.
+ */
+export function toFailure(err: unknown, spec: MethodSpec, log: Logger, where: object): Failure {
+  if (err instanceof RpcError) {
+    if (isSystemCode(err.code)) return { code: err.code, status: err.status, message: err.message, data: err.data }
+    const declared = spec.errors?.[err.code]
+    if (declared !== undefined) {
+      const v = validatorsOf(spec).errors.get(err.code)
+      if (v === undefined || v.Check(err.data)) return { code: err.code, status: declared.status, message: err.message, data: err.data }
+      log.error({ ...where, code: err.code, err }, `data of declared error ${err.code} does not match its schema`)
+      return INTERNAL
+    }
+    log.error({ ...where, code: err.code, err }, `handler threw undeclared error code ${err.code}`)
+    return INTERNAL
+  }
+  log.error({ ...where, err }, 'handler failed')
+  return INTERNAL
+}

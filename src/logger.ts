@@ -1,0 +1,30 @@
+/** The logger a worker writes to; pino's `(obj, msg)` signature, so a pino logger fits as is. */
+export interface Logger {
+  debug(obj: object, msg?: string): void
+  info(obj: object, msg?: string): void
+  warn(obj: object, msg?: string): void
+  error(obj: object, msg?: string): void
+}
+
+const LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const
+/** A log level, or `silent`. */
+export type LogLevel = (typeof LEVELS)[number]
+
+/** A logger that writes JSON lines at `level` and above to stderr. */
+export function stderrLogger(level: LogLevel = 'warn'): Logger {
+  const min = LEVELS.indexOf(level)
+  const at = (name: Exclude<LogLevel, 'silent'>) => {
+    if (LEVELS.indexOf(name) < min) return () => {}
+    return (obj: object, msg?: string) => {
+      process.stderr.write(`${JSON.stringify({ level: name, time: Date.now(), ...obj, msg }, errors)}\n`)
+    }
+  }
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
+}
+
+function errors(_key: string, v: unknown): unknown {
+  return v instanceof Error ? { name: v.name, message: v.message, stack: v.stack } : v
+}
+
+/** A logger that drops everything. */
+export const silentLogger: Logger = stderrLogger('silent')

@@ -1,0 +1,69 @@
+import { resolveClientOptions, type ClientOptions, type ResolvedClientOptions } from './client.ts'
+import type { Middleware } from './compose.ts'
+import type { CallContext } from './context.ts'
+import { stderrLogger, type Logger } from './logger.ts'
+
+/** Middleware around every handler of a worker: `(ctx, next) => Promise<output>`. */
+export type WorkerMiddleware<State extends object = Record<string, unknown>> = Middleware<CallContext<State>, unknown>
+
+/** Options of a worker; unset fields take their value from DEFAULT_WORKER_OPTIONS. */
+export interface WorkerOptions<State extends object = Record<string, unknown>> {
+  /** Subject prefix: the worker serves `<prefix>.<service>.<method>`. */
+  readonly prefix?: string
+  /** Queue group; the service name by default. */
+  readonly queue?: string
+  /** Calls run at once; past it the worker answers RESOURCE_EXHAUSTED. */
+  readonly maxInFlight?: number
+  /** Check each result against the output schema (INTERNAL when it does not match). */
+  readonly validateOutput?: boolean
+  readonly middleware?: readonly WorkerMiddleware<State>[]
+  readonly logger?: Logger
+  /** How long stop() waits for calls in flight before it aborts their signals, in ms. */
+  readonly stopTimeout?: number
+  /** Options of the clients that handlers get from `ctx.client()`. */
+  readonly client?: ClientOptions
+  /** This instance's id (NATS micro `id`); random by default. */
+  readonly instanceId?: string
+}
+
+export interface ResolvedWorkerOptions<State extends object = Record<string, unknown>> {
+  readonly prefix: string
+  readonly queue: string | undefined
+  readonly maxInFlight: number
+  readonly validateOutput: boolean
+  readonly middleware: readonly WorkerMiddleware<State>[]
+  readonly logger: Logger
+  readonly stopTimeout: number
+  readonly client: ResolvedClientOptions
+  readonly instanceId: string | undefined
+}
+
+export const DEFAULT_WORKER_OPTIONS: ResolvedWorkerOptions = {
+  prefix: 'rpc',
+  queue: undefined,
+  maxInFlight: 1_000,
+  validateOutput: true,
+  middleware: [],
+  logger: stderrLogger('warn'),
+  stopTimeout: 10_000,
+  client: resolveClientOptions(),
+  instanceId: undefined,
+}
+
+/** Fills unset options from DEFAULT_WORKER_OPTIONS; never changes its argument. */
+export function resolveWorkerOptions<State extends object>(options: WorkerOptions<State> = {}): ResolvedWorkerOptions<State> {
+  const d = DEFAULT_WORKER_OPTIONS
+  const maxInFlight = options.maxInFlight ?? d.maxInFlight
+  if (!Number.isInteger(maxInFlight) || maxInFlight < 1) throw new TypeError(`maxInFlight must be a positive integer, got ${maxInFlight}`)
+  return {
+    prefix: options.prefix ?? d.prefix,
+    queue: options.queue ?? d.queue,
+    maxInFlight,
+    validateOutput: options.validateOutput ?? d.validateOutput,
+    middleware: [...(options.middleware ?? [])],
+    logger: options.logger ?? d.logger,
+    stopTimeout: options.stopTimeout ?? d.stopTimeout,
+    client: options.client === undefined ? d.client : resolveClientOptions(options.client),
+    instanceId: options.instanceId ?? d.instanceId,
+  }
+}

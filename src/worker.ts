@@ -1,0 +1,227 @@
+import { nuid, type Msg, type NatsConnection, type Subscription } from '@nats-io/nats-core'
+import { decodeBody, encodeFailure, encodeOk } from './codec.ts'
+import { compose } from './compose.ts'
+import { CallContext, type ContextHost, type HandlerContext } from './context.ts'
+import type { AnyContract, InputOf, MethodName, OutputOf } from './contract.ts'
+import { Endpoint, type EndpointStats } from './endpoint.ts'
+import { toFailure, type Failure } from './failure.ts'
+import { Header, fromMsgHdrs, toMsgHdrs } from './headers.ts'
+import { systemError } from './rpc-error.ts'
+import { describeIssues, issuesOf, validatorsOf } from './validator.ts'
+import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './worker-options.ts'
+
+/** A handler of one method, checked against the contract. */
+export type Handler<C extends AnyContract, K extends MethodName<C>, State extends object = Record<string, unknown>> = (
+  input: InputOf<C, K>,
+  ctx: HandlerContext<C, K, State>,
+) => OutputOf<C, K> | Promise<OutputOf<C, K>>
+
+/** One handler per method of the contract. */
+export type Handlers<C extends AnyContract, State extends object = Record<string, unknown>> = {
+  readonly [K in MethodName<C>]: Handler<C, K, State>
+}
+
+const SERVICE_ERROR_MAX = 256
+
+/** A running worker of one contract. Made by `serve()`. */
+export class Worker<C extends AnyContract = AnyContract> implements ContextHost {
+  readonly id: string
+  readonly started = new Date()
+  readonly live = new Set<{ abort(reason: unknown): void }>()
+  aborted = false
+  readonly #endpoints = new Map<string, Endpoint>()
+  readonly #subs: Subscription[] = []
+  #inFlight = 0
+  #idle: (() => void) | undefined = undefined
+  #stopped: Promise<void> | undefined = undefined
+
+  constructor(
+    readonly nc: NatsConnection,
+    readonly contract: C,
+    handlers: Handlers<C, never>,
+    readonly options: ResolvedWorkerOptions<object>,
+  ) {
+    this.id = options.instanceId ?? nuid.next()
+    const queue = options.queue ?? contract.name
+    for (const name of Object.keys(handlers)) {
+      if (!Object.hasOwn(contract.methods, name)) throw new TypeError(`${contract.name} has no method '${name}' to handle`)
+    }
+    for (const [name, spec] of Object.entries(contract.methods)) {
+      const handler = (handlers as unknown as Record<string, (input: unknown, ctx: CallContext<object>) => unknown>)[name]
+      if (typeof handler !== 'function') throw new TypeError(`no handler for ${contract.name}.${name}`)
+      const validators = validatorsOf(spec)
+      const checkOutput = options.validateOutput
+      const last = async (ctx: CallContext<object>): Promise<unknown> => {
+        const out = await handler(ctx.input, ctx)
+        if (checkOutput && !validators.output.Check(out)) {
+          options.logger.error({ service: contract.name, method: name, id: ctx.id, issues: issuesOf(validators.output, out) }, 'handler output does not match the contract')
+          throw systemError('INTERNAL', 'internal error: result does not match the contract')
+        }
+        return out
+      }
+      const subject = `${options.prefix}.${contract.name}.${name}`
+      this.#endpoints.set(name, new Endpoint(name, subject, queue, spec, validators, compose(options.middleware, last)))
+    }
+  }
+
+  /** The connection and options clients made by `ctx.client()` use. */
+  get clientOptions() {
+    return this.options.client
+  }
+
+  /** Calls being handled now. */
+  get inFlight(): number {
+    return this.#inFlight
+  }
+
+  /** Whether stop() was called. */
+  get stopping(): boolean {
+    return this.#stopped !== undefined
+  }
+
+  /** Per-method statistics, in contract order. */
+  stats(): EndpointStats[] {
+    return [...this.#endpoints.values()].map((e) => e.stats())
+  }
+
+  /** Zeroes the statistics. */
+  resetStats(): void {
+    for (const e of this.#endpoints.values()) e.reset()
+  }
+
+  /** @internal Subscribes every method subject and a catch-all for unknown methods, then flushes. */
+  async start(): Promise<this> {
+    const queue = this.options.queue ?? this.contract.name
+    for (const e of this.#endpoints.values()) {
+      this.#subs.push(this.nc.subscribe(e.subject, { queue, callback: (err, msg) => void (err === null && this.#dispatch(msg, e)) }))
+    }
+    const wildcard = `${this.options.prefix}.${this.contract.name}.*`
+    const offset = wildcard.length - 1
+    this.#subs.push(
+      this.nc.subscribe(wildcard, { queue, callback: (err, msg) => void (err === null && this.#dispatch(msg, this.#endpoints.get(msg.subject.slice(offset)))) }),
+    )
+    await this.nc.flush()
+    return this
+  }
+
+  /**
+   * Stops gracefully: takes no new calls, answers every call in flight, then closes the subscriptions.
+   * Calls still running after `stopTimeout` ms get their signal aborted; stop() then waits for them to answer.
+   * The connection stays open: it belongs to the caller.
+   */
+  stop(): Promise<void> {
+    this.#stopped ??= this.#stop()
+    return this.#stopped
+  }
+
+  async #stop(): Promise<void> {
+    await Promise.all(this.#subs.map((s) => s.drain().catch(() => undefined)))
+    if (this.#inFlight === 0) return
+    const idle = new Promise<void>((resolve) => (this.#idle = resolve))
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const grace = new Promise<'timeout'>((resolve) => (timer = setTimeout(resolve, this.options.stopTimeout, 'timeout')))
+    if ((await Promise.race([idle, grace])) === 'timeout') {
+      this.aborted = true
+      for (const ctx of this.live) ctx.abort(systemError('UNAVAILABLE', 'worker stopping'))
+      await idle
+    }
+    clearTimeout(timer)
+  }
+
+  #dispatch(msg: Msg, endpoint: Endpoint | undefined): void {
+    if (endpoint === undefined) {
+      const method = msg.subject.slice(msg.subject.lastIndexOf('.') + 1)
+      this.#reply(msg, { code: 'UNIMPLEMENTED', status: 501, message: `${this.contract.name} ${this.contract.version} has no method '${method}'` })
+      return
+    }
+    if (this.#inFlight >= this.options.maxInFlight) {
+      const message = `${this.contract.name} worker ${this.id} is at its limit of ${this.options.maxInFlight} calls in flight`
+      this.#reply(msg, { code: 'RESOURCE_EXHAUSTED', status: 429, message })
+      endpoint.record(0, message)
+      return
+    }
+    this.#inFlight++
+    void this.#handle(msg, endpoint)
+  }
+
+  async #handle(msg: Msg, e: Endpoint): Promise<void> {
+    const t0 = performance.now()
+    let failure: Failure | undefined
+    let ctx: CallContext<object> | undefined
+    try {
+      const headers = fromMsgHdrs(msg.headers)
+      const deadline = parseDeadline(headers[Header.Deadline])
+      if (deadline <= Date.now()) throw systemError('DEADLINE_EXCEEDED', `deadline passed before ${e.subject} ran`)
+      let input: unknown
+      try {
+        input = decodeBody(msg.data)
+      } catch (err) {
+        throw systemError('INVALID_ARGUMENT', `body is not valid msgpack: ${(err as Error).message}`)
+      }
+      if (!e.validators.input.Check(input)) {
+        const issues = issuesOf(e.validators.input, input)
+        throw systemError('INVALID_ARGUMENT', `invalid input for ${this.contract.name}.${e.name}: ${describeIssues(issues)}`, { issues })
+      }
+      ctx = new CallContext(this, this.contract.name, e.name, e.subject, headers[Header.Id] ?? nuid.next(), deadline, headers, input)
+      const out = await e.run(ctx)
+      this.#respond(msg, encodeOk(out), undefined)
+    } catch (err) {
+      failure = toFailure(err, e.spec, this.options.logger, { service: this.contract.name, method: e.name, id: ctx?.id })
+      this.#reply(msg, failure)
+    } finally {
+      ctx?.dispose()
+      e.record(performance.now() - t0, failure && `${failure.status}:${failure.message}`)
+      if (--this.#inFlight === 0) this.#idle?.()
+    }
+  }
+
+  #reply(msg: Msg, f: Failure): void {
+    this.#respond(msg, encodeFailure(f.code, f.message, f.data), f)
+  }
+
+  #respond(msg: Msg, body: Uint8Array, f: Failure | undefined): void {
+    if (msg.reply === undefined || msg.reply === '') return
+    try {
+      const headers =
+        f === undefined
+          ? undefined
+          : toMsgHdrs({ [Header.ServiceError]: headerSafe(f.message), [Header.ServiceErrorCode]: String(f.status) })
+      msg.respond(body, { headers })
+    } catch (err) {
+      if (f?.code === 'RESOURCE_EXHAUSTED' || this.nc.isClosed()) return
+      const message = `reply of ${body.length} bytes is over the server's max_payload`
+      this.options.logger.warn({ service: this.contract.name, subject: msg.subject, err }, message)
+      this.#respond(msg, encodeFailure('RESOURCE_EXHAUSTED', message), { code: 'RESOURCE_EXHAUSTED', status: 429, message })
+    }
+  }
+}
+
+function parseDeadline(raw: string | undefined): number {
+  if (raw === undefined) return Infinity
+  const n = Number(raw)
+  if (!Number.isSafeInteger(n) || n <= 0) throw systemError('INVALID_ARGUMENT', `bad ${Header.Deadline} header: '${raw.slice(0, 32)}'`)
+  return n
+}
+
+function headerSafe(s: string): string {
+  return s.replace(/[\r\n]+/g, ' ').slice(0, SERVICE_ERROR_MAX)
+}
+
+/**
+ * Starts a worker for `contract`: subscribes `<prefix>.<service>.<method>` for every method in queue group
+ * `<service>`, and resolves once the server has the subscriptions.
+ *
+ * ```ts
+ * const worker = await serve(nc, User, { async register(input, ctx) { ... } }, { maxInFlight: 256 })
+ * process.once('SIGTERM', () => worker.stop())
+ * ```
+ */
+export function serve<C extends AnyContract, State extends object = Record<string, unknown>>(
+  nc: NatsConnection,
+  contract: C,
+  handlers: Handlers<C, State>,
+  options?: WorkerOptions<State>,
+): Promise<Worker<C>> {
+  const opts = resolveWorkerOptions(options) as ResolvedWorkerOptions<object>
+  return new Worker(nc, contract, handlers as Handlers<C, never>, opts).start()
+}
