@@ -1,0 +1,30 @@
+import Type from 'typebox'
+import { defineService } from '../../src/index.ts'
+import { Empty, GroupName, Id, Profile, Username } from '../shared/schemas.ts'
+
+const GroupRef = Type.Object({ groupId: Id })
+
+/** Groups and their members. Every method is (auth). */
+export const Group = defineService('group', {
+  version: '1.0.0',
+  description: 'groups and membership',
+  methods: {
+    create: { description: 'creates a group owned by the caller', input: Type.Object({ name: GroupName }), output: GroupRef },
+    join: { input: GroupRef, output: Empty, errors: { NOT_FOUND: { status: 404 } } },
+    leave: { input: GroupRef, output: Empty, errors: { NOT_FOUND: { status: 404 } } },
+    kick: {
+      description: 'owner only',
+      input: Type.Object({ groupId: Id, username: Username }),
+      output: Empty,
+      errors: { PERMISSION_DENIED: { status: 403 }, NOT_FOUND: { status: 404 } },
+    },
+    members: {
+      description: 'members only',
+      input: GroupRef,
+      output: Type.Array(Profile),
+      errors: { PERMISSION_DENIED: { status: 403 }, NOT_FOUND: { status: 404 } },
+      idempotent: true,
+    },
+    mine: { description: 'groups I belong to', input: Empty, output: Type.Array(Type.Object({ groupId: Id, name: GroupName })), idempotent: true },
+  },
+})
