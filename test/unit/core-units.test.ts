@@ -1,0 +1,130 @@
+import t from 'tap'
+import Type from 'typebox'
+import {
+  compose,
+  decodeEnvelope,
+  DEFAULT_CLIENT_OPTIONS,
+  DEFAULT_WORKER_OPTIONS,
+  defineService,
+  encodeBody,
+  isRpcError,
+  isSystemCode,
+  resolveClientOptions,
+  resolveWorkerOptions,
+  RpcError,
+  SystemCode,
+  systemError,
+} from '../../src/index.ts'
+import { attemptTimeout, backoff, DEFAULT_RETRY, sleep } from '../../src/retry.ts'
+import { validatorsOf } from '../../src/validator.ts'
+
+const S = Type.Object({})
+
+t.test('compose - runs middleware in order around the last step', async (t) => {
+  const seen: string[] = []
+  const mw = (name: string) => async (ctx: { n: number }, next: () => Promise<number>) => {
+    seen.push(`>${name}`)
+    ctx.n++
+    const r = await next()
+    seen.push(`<${name}`)
+    return r * 10
+  }
+  const run = compose([mw('a'), mw('b')], async (ctx) => ctx.n)
+  t.equal(await run({ n: 0 }), 200)
+  t.same(seen, ['>a', '>b', '<b', '<a'])
+})
+
+t.test('compose - next() twice rejects, and a throwing middleware rejects', async (t) => {
+  const twice = compose<object, number>([async (_, next) => (await next()) + (await next())], async () => 1)
+  await t.rejects(twice({}), /more than once/)
+  const throws = compose<object, number>([() => { throw new Error('sync boom') }], async () => 1)
+  await t.rejects(throws({}), /sync boom/)
+  const none = async () => 7
+  t.equal(compose([], none), none, 'no middleware is the last step itself')
+})
+
+t.test('retry - backoff grows, is capped and jittered within its upper half', async (t) => {
+  t.equal(backoff(DEFAULT_RETRY, 1), 0)
+  t.equal(backoff({ attempts: 5, baseDelay: 100, maxDelay: 1_000 }, 2, () => 0), 50)
+  t.equal(backoff({ attempts: 5, baseDelay: 100, maxDelay: 1_000 }, 2, () => 1), 100)
+  t.equal(backoff({ attempts: 5, baseDelay: 100, maxDelay: 1_000 }, 4, () => 1), 400)
+  t.equal(backoff({ attempts: 9, baseDelay: 100, maxDelay: 1_000 }, 9, () => 1), 1_000)
+})
+
+t.test('retry - attempts share what remains of the deadline', async (t) => {
+  t.equal(attemptTimeout(900, 3), 300)
+  t.equal(attemptTimeout(900, 1), 900)
+  t.equal(attemptTimeout(1, 5), 1)
+})
+
+t.test('retry - sleep can be cut short by a signal', async (t) => {
+  const ac = new AbortController()
+  const p = sleep(10_000, ac.signal)
+  ac.abort(new Error('stop'))
+  await t.rejects(p, /stop/)
+  await t.rejects(sleep(5, AbortSignal.abort(new Error('already'))), /already/)
+  await sleep(1)
+})
+
+t.test('contract - refuses malformed names, versions and error codes', async (t) => {
+  const m = { input: S, output: S }
+  t.throws(() => defineService('bad name', { version: '1.0.0', methods: {} }), /service name/)
+  t.throws(() => defineService('svc', { version: 'one', methods: {} }), /semver/)
+  t.throws(() => defineService('svc', { version: '1.0.0', methods: { 'a.b': m } }), /method name/)
+  t.throws(() => defineService('svc', { version: '1.0.0', methods: { a: { input: S } as never } }), /input and output/)
+  t.throws(() => defineService('svc', { version: '1.0.0', methods: { a: { ...m, errors: { lower: { status: 400 } } } } }), /UPPER_SNAKE/)
+  t.throws(() => defineService('svc', { version: '1.0.0', methods: { a: { ...m, errors: { OK: { status: 400 } } } } }), /'OK'/)
+  t.throws(() => defineService('svc', { version: '1.0.0', methods: { a: { ...m, errors: { GONE: { status: 200 } } } } }), /400 to 599/)
+  t.throws(() => defineService('svc', { version: '1.0.0', methods: { a: { ...m, errors: { NOT_FOUND: { status: 410 } } } } }), /keeps its number 404/)
+  const c = defineService('svc', { version: '1.2.3-rc.1', methods: { a: { ...m, errors: { NOT_FOUND: { status: 404 } } } } })
+  t.equal(c.description, '')
+  t.ok(Object.isFrozen(c))
+})
+
+t.test('validator - compiled once per method and reused', async (t) => {
+  const spec = { input: S, output: S, errors: { X_Y: { status: 409, data: Type.Object({ n: Type.Number() }) }, Z: { status: 410 } } }
+  const a = validatorsOf(spec)
+  t.equal(validatorsOf(spec), a)
+  t.ok(a.errors.get('X_Y')?.Check({ n: 1 }))
+  t.equal(a.errors.get('Z'), undefined)
+})
+
+t.test('options - resolved from defaults without touching the argument', async (t) => {
+  const given = Object.freeze({ timeout: 50, headers: Object.freeze({ a: '1' }), retry: Object.freeze({ attempts: 7 }) })
+  const r = resolveClientOptions(given)
+  t.equal(r.timeout, 50)
+  t.same(r.retry, { ...DEFAULT_RETRY, attempts: 7 })
+  t.equal(r.prefix, DEFAULT_CLIENT_OPTIONS.prefix)
+  t.same(given, { timeout: 50, headers: { a: '1' }, retry: { attempts: 7 } })
+  t.throws(() => resolveClientOptions({ timeout: 0 }), /positive/)
+  const w = resolveWorkerOptions({ maxInFlight: 3 })
+  t.equal(w.maxInFlight, 3)
+  t.equal(w.stopTimeout, DEFAULT_WORKER_OPTIONS.stopTimeout)
+  t.throws(() => resolveWorkerOptions({ maxInFlight: 0 }), /maxInFlight/)
+})
+
+t.test('codes - the closed table and RpcError', async (t) => {
+  t.equal(Object.keys(SystemCode).length, 12)
+  t.ok(isSystemCode('UNAVAILABLE'))
+  t.notOk(isSystemCode('toString'))
+  const e = systemError('NOT_FOUND', 'gone', { id: 1 }, new Error('root'))
+  t.equal(e.status, 404)
+  t.same(e.toJSON(), { status: 'NOT_FOUND', message: 'gone', data: { id: 1 } })
+  t.same(new RpcError('CUSTOM_X', 'm').toJSON(), { status: 'CUSTOM_X', message: 'm' })
+  t.equal(new RpcError('CUSTOM_X', 'm').status, 500)
+  t.match((e.cause as Error).message, 'root')
+  t.notOk(isRpcError(new Error('x')))
+  const c = defineService('svc', { version: '1.0.0', methods: { a: { input: S, output: S, errors: { MINE: { status: 409 } } } } })
+  t.ok(isRpcError(new RpcError('MINE', 'm'), c, 'a'))
+  t.notOk(isRpcError(new RpcError('THEIRS', 'm'), c, 'a'))
+})
+
+t.test('codec - envelopes are checked for shape', async (t) => {
+  t.same(decodeEnvelope(encodeBody({ status: 'OK', result: 1 })), { status: 'OK', result: 1 })
+  t.same(decodeEnvelope(encodeBody({ status: 'NOT_FOUND', message: 'x' })), { status: 'NOT_FOUND', message: 'x' })
+  t.equal(decodeEnvelope(encodeBody({ status: 'NOT_FOUND' })), undefined)
+  t.equal(decodeEnvelope(encodeBody('OK')), undefined)
+  t.equal(decodeEnvelope(encodeBody(null)), undefined)
+  t.equal(decodeEnvelope(new Uint8Array([0xc1])), undefined)
+  t.equal(encodeBody(undefined).length, 0)
+})
