@@ -58,8 +58,8 @@ t.test('client - call-site stack traces are opt-in', async (t) => {
   const nc = await connectFor(t, server.url)
   const withStack = client(nc, Greeter, { captureStack: true })
   const without = client(nc, Greeter)
-  const a = await withStack.greet({ name: 'x' }).catch((e: Error) => e)
-  const b = await without.greet({ name: 'x' }).catch((e: Error) => e)
+  const a = (await withStack.greet({ name: 'x' }).catch((e: Error) => e)) as Error
+  const b = (await without.greet({ name: 'x' }).catch((e: Error) => e)) as Error
   t.match(a, { code: 'UNAVAILABLE' })
   t.match(a.stack, /called from[\s\S]*middleware\.test\.ts/)
   t.notMatch(b.stack ?? '', /called from/)
