@@ -26,5 +26,12 @@ export const Group = defineService('group', {
       idempotent: true,
     },
     mine: { description: 'groups I belong to', input: Empty, output: Type.Array(Type.Object({ groupId: Id, name: GroupName })), idempotent: true },
+    stats: {
+      description: '(role admin) how many groups exist; used by admin.stats',
+      input: Empty,
+      output: Type.Object({ groups: Type.Integer({ minimum: 0 }) }),
+      errors: { PERMISSION_DENIED: { status: 403 } },
+      idempotent: true,
+    },
   },
 })

@@ -31,5 +31,12 @@ export const MessageService = defineService('message', {
       errors: { PERMISSION_DENIED: { status: 403 }, NOT_FOUND: { status: 404 } },
       idempotent: true,
     },
+    stats: {
+      description: '(role admin) how many messages are stored; used by admin.stats',
+      input: Empty,
+      output: Type.Object({ messages: Type.Integer({ minimum: 0 }) }),
+      errors: { PERMISSION_DENIED: { status: 403 } },
+      idempotent: true,
+    },
   },
 })

@@ -42,5 +42,12 @@ export const User = defineService('user', {
       output: Type.Array(Profile),
       idempotent: true,
     },
+    stats: {
+      description: '(auth, role admin) how many accounts exist; used by admin.stats',
+      input: Empty,
+      output: Type.Object({ users: Type.Integer({ minimum: 0 }) }),
+      errors: { PERMISSION_DENIED: { status: 403 } },
+      idempotent: true,
+    },
   },
 })

@@ -1,0 +1,90 @@
+import type { NatsConnection } from '@nats-io/nats-core'
+import { jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream'
+import type { KV } from '@nats-io/kv'
+import type { Static } from 'typebox'
+import { decodeBody, encodeBody } from '../../src/index.ts'
+import type { Message } from '../shared/schemas.ts'
+import { listKeys, openBucket, openStream } from '../shared/state.ts'
+
+export type ChatMessage = Static<typeof Message>
+
+export const MESSAGES_STREAM = 'SB_MESSAGES'
+export const INBOX_BUCKET = 'sb_inbox'
+
+/** The stream subject of a conversation: `msg.dm.<lo>.<hi>` between two users, `msg.group.<groupId>` of a group. */
+export const Conversation = {
+  direct: (a: string, b: string) => (a < b ? `msg.dm.${a}.${b}` : `msg.dm.${b}.${a}`),
+  group: (groupId: string) => `msg.group.${groupId}`,
+} as const
+
+/**
+ * Stored messages: every message once in the SB_MESSAGES stream (deduplicated by its id), and, for each recipient
+ * that was not reached in real time, an entry `<userId>.<messageId>` in the inbox bucket until they fetch it.
+ */
+export class MessageStore {
+  private constructor(
+    readonly js: JetStreamClient,
+    readonly jsm: JetStreamManager,
+    readonly inbox: KV,
+  ) {}
+
+  static async open(nc: NatsConnection, replicas: number): Promise<MessageStore> {
+    const js = await openStream(nc, { name: MESSAGES_STREAM, subjects: ['msg.>'], duplicate_window: 120_000_000_000 }, replicas)
+    return new MessageStore(js, await jetstreamManager(nc), await openBucket(nc, INBOX_BUCKET, replicas))
+  }
+
+  /** Stores `msg` durably (publish ack), once per messageId; on a repeat returns the message stored the first time. */
+  async append(subject: string, msg: ChatMessage): Promise<ChatMessage> {
+    const ack = await this.js.publish(subject, encodeBody(msg), { msgID: msg.messageId })
+    if (!ack.duplicate) return msg
+    const stored = await this.jsm.streams.getMessage(MESSAGES_STREAM, { seq: ack.seq })
+    return stored === null ? msg : (decodeBody(stored.data) as ChatMessage)
+  }
+
+  /** Keeps `msg` for `userId` until they fetch their offline messages. */
+  async keep(userId: string, msg: ChatMessage): Promise<void> {
+    await this.inbox.put(`${userId}.${msg.messageId}`, encodeBody(msg))
+  }
+
+  /** Takes what was kept for `userId`, oldest first. Each entry is deleted with compare-and-set, so it is taken once. */
+  async take(userId: string): Promise<ChatMessage[]> {
+    const entries = await Promise.all((await listKeys(this.inbox, `${userId}.>`)).map((k) => this.inbox.get(k)))
+    const live = entries.filter((e) => e !== null && e.operation === 'PUT' && e.value.length > 0).sort((a, b) => a!.revision - b!.revision)
+    const taken = await Promise.all(
+      live.map((e) =>
+        this.inbox.delete(e!.key, { previousSeq: e!.revision }).then(
+          () => decodeBody(e!.value) as ChatMessage,
+          () => undefined,
+        ),
+      ),
+    )
+    return taken.filter((m): m is ChatMessage => m !== undefined)
+  }
+
+  /** The last `limit` messages of a conversation sent before `before` (epoch ms), newest first. */
+  async history(subject: string, limit: number, before = Infinity): Promise<ChatMessage[]> {
+    const last = await this.jsm.streams.getMessage(MESSAGES_STREAM, { last_by_subj: subject })
+    if (last === null) return []
+    const consumer = await this.js.consumers.get(MESSAGES_STREAM, { filter_subjects: subject })
+    const iter = await consumer.consume({ max_messages: 256 })
+    const window: ChatMessage[] = []
+    try {
+      for await (const m of iter) {
+        const msg = decodeBody(m.data) as ChatMessage
+        if (msg.sentAt < before) {
+          window.push(msg)
+          if (window.length > limit) window.shift()
+        }
+        if (m.seq >= last.seq) break
+      }
+    } finally {
+      await iter.close()?.catch(() => undefined)
+    }
+    return window.reverse()
+  }
+
+  /** Messages stored in all. */
+  async count(): Promise<number> {
+    return (await this.jsm.streams.info(MESSAGES_STREAM)).state.messages
+  }
+}

@@ -1,0 +1,36 @@
+/**
+ * Runs one chat module's worker: `npm run worker -- <user|friend|group|message|admin>`.
+ * Connects as the module's role, prints one "serving" line, and on SIGTERM/SIGINT stops gracefully and exits 0.
+ */
+import { stderrLogger } from '../src/index.ts'
+import { connectNats } from './shared/connect.ts'
+import { MODULE_NAMES, MODULES, isModuleName } from './shared/modules.ts'
+import { chatOptionsFromEnv } from './shared/options.ts'
+
+const name = process.argv[2]
+if (!isModuleName(name)) {
+  process.stderr.write(`usage: npm run worker -- <${MODULE_NAMES.join('|')}>\n`)
+  process.exit(2)
+}
+
+const nc = await connectNats(name)
+const worker = await MODULES[name](nc, { ...chatOptionsFromEnv(process.env), logger: stderrLogger('warn') })
+const methods = Object.keys(worker.contract.methods).join(', ')
+process.stdout.write(`${name} worker ${worker.id} serving rpc.${name}.* (${methods}) via ${nc.getServer()}\n`)
+
+let stopping = false
+const stop = async (signal: string) => {
+  if (stopping) return
+  stopping = true
+  process.stdout.write(`${name} worker ${worker.id} stopping on ${signal}\n`)
+  await worker.stop()
+  await nc.drain().catch(() => undefined)
+  process.exit(0)
+}
+process.once('SIGTERM', () => void stop('SIGTERM'))
+process.once('SIGINT', () => void stop('SIGINT'))
+void nc.closed().then((err) => {
+  if (stopping) return
+  process.stderr.write(`${name} worker: connection closed${err ? `: ${err.message}` : ''}\n`)
+  process.exit(1)
+})
