@@ -1,0 +1,159 @@
+/**
+ * `npm start`: the whole chat system on one machine. Uses NATS_URL when set, otherwise runs nats-server from
+ * ./nats.conf (store under ./data). Starts every module as its own process (two copies of user and message), then
+ * the gateway, prints a table of what runs where, and on Ctrl-C (SIGINT/SIGTERM) stops the children first and
+ * nats-server last.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdirSync } from 'node:fs'
+import { connect as tcpConnect } from 'node:net'
+import { fileURLToPath } from 'node:url'
+// @ts-expect-error: a plain .mjs script without type declarations
+import { ensureNatsServer, natsServerBin } from './ensure-nats-server.mjs'
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url))
+const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222'
+const DEV_ADMIN_PASSWORD = 'admin-dev-pw'
+const READY_TIMEOUT_MS = 60_000
+const STOP_GRACE_MS = 10_000
+
+/** The worker processes, in start order: user first (the others call it). */
+const WORKERS = ['user', 'user', 'friend', 'group', 'message', 'message', 'admin'] as const
+
+interface Child {
+  readonly name: string
+  readonly proc: ChildProcess
+  address: string
+  serving: boolean
+  stopping: boolean
+  readonly exited: Promise<void>
+}
+
+const children: Child[] = []
+let nats: Child | undefined
+let shuttingDown = false
+
+const say = (line: string) => process.stdout.write(`[start] ${line}\n`)
+
+function launch(name: string, command: string, args: string[], env: NodeJS.ProcessEnv, ready?: RegExp): Child {
+  // own process group: a terminal's Ctrl-C reaches only this script, which then stops the children in order
+  const proc = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+  const child: Child = {
+    name,
+    proc,
+    address: '',
+    serving: ready === undefined,
+    stopping: false,
+    exited: new Promise((resolve) => proc.once('exit', () => resolve())),
+  }
+  const relay = (stream: NodeJS.WritableStream) => {
+    let partial = ''
+    return (data: Buffer) => {
+      const lines = (partial + data.toString()).split('\n')
+      partial = lines.pop()!
+      for (const line of lines) {
+        if (ready !== undefined && !child.serving && ready.test(line)) child.serving = true
+        stream.write(`[${name}] ${line}\n`)
+      }
+    }
+  }
+  proc.stdout!.on('data', relay(process.stdout))
+  proc.stderr!.on('data', relay(process.stderr))
+  proc.once('error', (err) => say(`${name} could not start: ${err.message}`))
+  proc.once('exit', (code, signal) => {
+    if (!child.stopping && !shuttingDown) say(`!! ${name} (pid ${proc.pid}) died: ${signal ?? `exit code ${code}`}; the rest keeps running`)
+  })
+  return child
+}
+
+async function waitUntil(check: () => boolean | Promise<boolean>, what: string, timeoutMs: number, alive?: Child): Promise<void> {
+  const until = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (alive !== undefined && (alive.proc.exitCode !== null || alive.proc.signalCode !== null)) throw new Error(`${alive.name} exited before ${what}`)
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+function portOpen(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = tcpConnect({ host, port })
+    s.once('connect', () => (s.destroy(), resolve(true)))
+    s.once('error', () => resolve(false))
+  })
+}
+
+async function stop(child: Child): Promise<void> {
+  child.stopping = true
+  if (child.proc.exitCode !== null || child.proc.signalCode !== null) return
+  child.proc.kill('SIGTERM')
+  const timer = setTimeout(() => child.proc.kill('SIGKILL'), STOP_GRACE_MS)
+  await child.exited
+  clearTimeout(timer)
+}
+
+async function shutdown(reason: string, code: number): Promise<never> {
+  if (shuttingDown) return new Promise<never>(() => undefined)
+  shuttingDown = true
+  say(`${reason}: stopping ${children.length} processes${nats ? ', then nats-server' : ''}`)
+  const gateway = children.filter((c) => c.name === 'gateway')
+  await Promise.all(gateway.map(stop))
+  await Promise.all(children.filter((c) => c.name !== 'gateway').map(stop))
+  if (nats !== undefined) await stop(nats)
+  say('stopped')
+  process.exit(code)
+}
+
+async function startNats(): Promise<string> {
+  ensureNatsServer()
+  const url = new URL(DEFAULT_NATS_URL)
+  if (await portOpen(url.hostname, Number(url.port))) {
+    throw new Error(`something already listens on ${url.host}: stop it, or use it with NATS_URL=${DEFAULT_NATS_URL} npm start`)
+  }
+  mkdirSync(`${ROOT}data/nats`, { recursive: true })
+  nats = launch('nats-server', natsServerBin() as string, ['-c', 'nats.conf'], process.env)
+  nats.address = DEFAULT_NATS_URL
+  await waitUntil(() => portOpen(url.hostname, Number(url.port)), `nats-server on ${url.host}`, 15_000, nats)
+  return DEFAULT_NATS_URL
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n')
+}
+
+async function main(): Promise<void> {
+  process.once('exit', () => {
+    for (const c of [...children, ...(nats ? [nats] : [])]) if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL')
+  })
+  process.once('SIGINT', () => void shutdown('SIGINT', 0))
+  process.once('SIGTERM', () => void shutdown('SIGTERM', 0))
+  const natsUrl = process.env.NATS_URL || (await startNats())
+  const adminPassword = process.env.SWITCHBOARD_ADMIN_PASSWORD || DEV_ADMIN_PASSWORD
+  if (!process.env.SWITCHBOARD_ADMIN_PASSWORD) say(`SWITCHBOARD_ADMIN_PASSWORD not set: admin account '${process.env.SWITCHBOARD_ADMIN_USER || 'admin'}' gets the dev password '${DEV_ADMIN_PASSWORD}'`)
+  const env = { ...process.env, NATS_URL: natsUrl, SWITCHBOARD_ADMIN_PASSWORD: adminPassword }
+  const node = process.execPath
+  const counts = new Map<string, number>()
+  for (const module of WORKERS) {
+    const n = (counts.get(module) ?? 0) + 1
+    counts.set(module, n)
+    const child = launch(`${module}#${n}`, node, ['--import', 'tsx', 'services/worker.ts', module], env, /serving/)
+    child.address = natsUrl
+    children.push(child)
+  }
+  await Promise.all(children.map((c) => waitUntil(() => c.serving, `${c.name} to serve`, READY_TIMEOUT_MS, c)))
+  const gateway = launch('gateway', node, ['--import', 'tsx', 'services/gateway/main.ts'], env, /serving/)
+  children.push(gateway)
+  let wsUrl = ''
+  gateway.proc.stdout!.on('data', (d: Buffer) => (wsUrl ||= /ws:\/\/\S+/.exec(d.toString())?.[0] ?? ''))
+  await waitUntil(() => gateway.serving, 'the gateway to serve', READY_TIMEOUT_MS, gateway)
+  gateway.address = `${wsUrl} (via ${natsUrl})`
+
+  const rows = [['process', 'pid', 'address']]
+  if (nats !== undefined) rows.push(['nats-server', String(nats.proc.pid), `${nats.address} (monitor http://127.0.0.1:8222)`])
+  for (const c of children) rows.push([c.name, String(c.proc.pid), c.address])
+  process.stdout.write(`\n${table(rows)}\n\n`)
+  say(`system ready. Chat: npm run chat   Demo: npm run demo   (GATEWAY_URL=${wsUrl})   Stop: Ctrl-C`)
+}
+
+main().catch((err) => void shutdown(`start failed: ${(err as Error).message}`, 1))

@@ -1,0 +1,210 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { NatsConnection, Subscription } from '@nats-io/nats-core'
+import { WebSocketServer, type RawData, type WebSocket } from 'ws'
+import { client, RpcError, type AnyContract, type Client } from '../../src/index.ts'
+import { User } from '../user/contract.ts'
+import { Access, CALLABLE, GatewayCall } from './methods.ts'
+import { resolveGatewayOptions, type GatewayOptions, type ResolvedGatewayOptions } from './options.ts'
+import { errorReply, GatewayEvent, parseFrame, PROTOCOL_VERSION, rpcErrorReply, type CallFrame } from './protocol.ts'
+import { Session } from './session.ts'
+import { ChatSubject } from '../shared/presence.ts'
+import { readMessage, reply, SessionRegistry } from './session-registry.ts'
+
+/** A running gateway. */
+export interface Gateway {
+  /** The TCP port it listens on. */
+  readonly port: number
+  /** `ws://host:port` for clients. */
+  readonly url: string
+  /** Sockets open now. */
+  readonly connections: number
+  /** Stops taking sockets, answers the calls in flight, unsubscribes, closes every socket (1001). Keeps `nc` open. */
+  close(): Promise<void>
+}
+
+/**
+ * Starts a WebSocket gateway in front of the chat modules: clients send JSON call frames
+ * (docs/gateway-protocol.md), the gateway calls the modules over `nc` with typed clients and
+ * pushes messages delivered to the users logged in on its sockets. Several gateways may share one NATS.
+ */
+export async function startGateway(nc: NatsConnection, options?: GatewayOptions): Promise<Gateway> {
+  const opts = resolveGatewayOptions(options)
+  const registry = new SessionRegistry(nc, opts.logger)
+  const clients = new Map<AnyContract, Client<AnyContract>>()
+  const sessions = new Set<Session>()
+  let inFlight = 0
+  let idle: (() => void) | undefined
+  let closing: Promise<void> | undefined
+
+  const clientOf = (contract: AnyContract) => {
+    let c = clients.get(contract)
+    if (c === undefined) clients.set(contract, (c = client(nc, contract, { timeout: opts.callTimeout })))
+    return c
+  }
+
+  const call = async (session: Session, frame: CallFrame): Promise<unknown> => {
+    if (frame.call === GatewayCall.resume) return resume(session, frame.input)
+    const target = CALLABLE.get(frame.call)
+    if (target === undefined) throw new RpcError('UNIMPLEMENTED', `unknown call '${frame.call}'`)
+    const token = session.token
+    if (target.access === Access.auth && token === undefined) throw new RpcError('UNAUTHENTICATED', `${frame.call} needs a session: log in first`)
+    const headers = target.access === Access.auth ? { Authorization: `Bearer ${token}` } : undefined
+    try {
+      const result = await clientOf(target.contract).$call(target.method, frame.input, { headers })
+      return await after(session, frame.call, token, result)
+    } catch (err) {
+      if (err instanceof RpcError && err.code === 'UNAUTHENTICATED' && token !== undefined && session.token === token) endSession(session, err.message)
+      throw err
+    }
+  }
+
+  const after = async (session: Session, call: string, token: string | undefined, result: unknown): Promise<unknown> => {
+    if (call === 'user.login') {
+      const r = result as { token: string; userId: string }
+      await registry.attach(session, r.userId, r.token)
+      if (!sessions.has(session)) registry.detach(session)
+    } else if (call === 'user.logout') {
+      if (session.token === token) registry.detach(session)
+    } else if (call === 'message.offline' && Array.isArray(result)) {
+      return result.filter((m: { messageId?: unknown }) => typeof m?.messageId !== 'string' || session.firstSight(m.messageId))
+    }
+    return result
+  }
+
+  const resume = async (session: Session, input: unknown): Promise<unknown> => {
+    const token = (input as { token?: unknown } | null)?.token
+    if (typeof token !== 'string') throw new RpcError('INVALID_ARGUMENT', 'session.resume needs { "token": string }')
+    const who = await clientOf(User).$call('verify', { token })
+    await registry.attach(session, (who as { userId: string }).userId, token)
+    if (!sessions.has(session)) registry.detach(session)
+    return who
+  }
+
+  const endSession = (session: Session, reason: string) => {
+    registry.detach(session)
+    session.send({ event: GatewayEvent.session, userId: null, reason })
+  }
+
+  const onFrame = async (session: Session, data: RawData, isBinary: boolean): Promise<void> => {
+    const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as Buffer)
+    if (isBinary) return void session.send(errorReply(null, 'INVALID_ARGUMENT', 400, 'binary frames are not supported: send JSON text'))
+    if (bytes.length > opts.maxFrameBytes) {
+      return void session.send(errorReply(null, 'RESOURCE_EXHAUSTED', 429, `frame of ${bytes.length} bytes is over the limit of ${opts.maxFrameBytes}`))
+    }
+    const parsed = parseFrame(bytes.toString('utf8'))
+    if (!parsed.ok) return void session.send(parsed.reply)
+    const { frame } = parsed
+    if (closing !== undefined) return void session.send(errorReply(frame.id, 'UNAVAILABLE', 503, 'gateway is shutting down: reconnect'))
+    if (session.inFlight >= opts.maxInFlightPerSocket) {
+      return void session.send(errorReply(frame.id, 'RESOURCE_EXHAUSTED', 429, `over ${opts.maxInFlightPerSocket} calls in flight on this socket`))
+    }
+    session.inFlight++
+    inFlight++
+    try {
+      session.send({ id: frame.id, ok: true, result: await call(session, frame) })
+    } catch (err) {
+      if (err instanceof RpcError) session.send(rpcErrorReply(frame.id, err))
+      else {
+        opts.logger.error({ call: frame.call, err }, 'gateway call failed')
+        session.send(errorReply(frame.id, 'INTERNAL', 500, 'internal error'))
+      }
+    } finally {
+      session.inFlight--
+      if (--inFlight === 0) idle?.()
+    }
+  }
+
+  const onConnection = (socket: WebSocket) => {
+    const session = new Session(socket, opts.seenPerSession, opts.maxBufferedBytes)
+    sessions.add(session)
+    socket.on('message', (data, isBinary) => void onFrame(session, data, isBinary).catch((err) => opts.logger.error({ err }, 'frame handling failed')))
+    socket.on('error', (err) => opts.logger.debug({ err }, 'socket error'))
+    socket.on('close', () => {
+      registry.detach(session)
+      sessions.delete(session)
+    })
+    session.send({ event: GatewayEvent.hello, protocol: PROTOCOL_VERSION, maxFrameBytes: opts.maxFrameBytes })
+  }
+
+  const subs: Subscription[] = [
+    nc.subscribe(ChatSubject.broadcast, {
+      callback: (err, msg) => {
+        if (err !== null) return
+        const message = readMessage(msg, opts.logger)
+        if (message !== undefined) reply(msg, { sessions: registry.broadcast(message) })
+      },
+    }),
+    nc.subscribe(ChatSubject.online, { callback: (err, msg) => void (err === null && reply(msg, { userIds: registry.userIds() })) }),
+  ]
+  await nc.flush()
+
+  const http = createServer(handleHttp)
+  const wss = new WebSocketServer({ server: http, maxPayload: opts.hardFrameBytes })
+  wss.on('connection', onConnection)
+  wss.on('error', (err) => opts.logger.error({ err }, 'websocket server error'))
+  let port: number
+  try {
+    port = await listen(http, opts)
+  } catch (err) {
+    for (const s of subs) s.unsubscribe()
+    throw err
+  }
+
+  const stop = async () => {
+    http.close()
+    wss.close()
+    if (inFlight > 0) {
+      let timer: ReturnType<typeof setTimeout> | undefined
+      await Promise.race([new Promise<void>((r) => (idle = r)), new Promise<void>((r) => (timer = setTimeout(r, opts.stopTimeout)))])
+      clearTimeout(timer)
+    }
+    for (const s of subs) s.unsubscribe()
+    registry.clear()
+    if (!nc.isClosed()) await nc.flush().catch(() => undefined)
+    await Promise.all([...sessions].map((s) => closeSocket(s.socket)))
+    http.closeAllConnections()
+  }
+
+  return {
+    port,
+    url: `ws://${opts.host}:${port}`,
+    get connections() {
+      return sessions.size
+    },
+    close: () => (closing ??= stop()),
+  }
+}
+
+function handleHttp(req: IncomingMessage, res: ServerResponse): void {
+  const path = (req.url ?? '/').split('?')[0]
+  if (req.method === 'GET' && path === '/healthz') {
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}')
+    return
+  }
+  res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found: connect a WebSocket client to this address\n')
+}
+
+function listen(http: Server, opts: ResolvedGatewayOptions): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      reject(err.code === 'EADDRINUSE' ? new Error(`gateway port ${opts.host}:${opts.port} is in use (set GATEWAY_PORT)`) : err)
+    }
+    http.once('error', onError)
+    http.listen(opts.port, opts.host, () => {
+      http.off('error', onError)
+      resolve((http.address() as { port: number }).port)
+    })
+  })
+}
+
+function closeSocket(socket: WebSocket): Promise<void> {
+  if (socket.readyState === socket.CLOSED) return Promise.resolve()
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => socket.terminate(), 1_000)
+    socket.once('close', () => {
+      clearTimeout(timer)
+      resolve()
+    })
+    socket.close(1001, 'gateway shutting down')
+  })
+}

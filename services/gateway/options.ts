@@ -1,0 +1,63 @@
+import { stderrLogger, type Logger } from '../../src/index.ts'
+
+/** Options of a gateway; unset fields take their value from DEFAULT_GATEWAY_OPTIONS. */
+export interface GatewayOptions {
+  /** TCP port of the HTTP/WebSocket server; 0 picks a free one. */
+  readonly port?: number
+  /** Address to listen on. Loopback by default. */
+  readonly host?: string
+  /** Largest client frame answered normally, in bytes; bigger ones get a RESOURCE_EXHAUSTED error frame. */
+  readonly maxFrameBytes?: number
+  /** Frames bigger than this close the socket (1009) without being read. */
+  readonly hardFrameBytes?: number
+  /** Calls one socket may have in flight; past it, RESOURCE_EXHAUSTED. */
+  readonly maxInFlightPerSocket?: number
+  /** Timeout of a module call made for a client, in ms. */
+  readonly callTimeout?: number
+  /** How many recently pushed messageIds each session remembers, to never push one twice. */
+  readonly seenPerSession?: number
+  /** A socket whose unsent data passes this many bytes is closed (1013) rather than buffered without bound. */
+  readonly maxBufferedBytes?: number
+  /** How long close() waits for calls in flight, in ms. */
+  readonly stopTimeout?: number
+  readonly logger?: Logger
+}
+
+export type ResolvedGatewayOptions = Required<GatewayOptions>
+
+export const DEFAULT_GATEWAY_OPTIONS: ResolvedGatewayOptions = {
+  port: 8080,
+  host: '127.0.0.1',
+  maxFrameBytes: 64 * 1024,
+  hardFrameBytes: 1024 * 1024,
+  maxInFlightPerSocket: 32,
+  callTimeout: 5_000,
+  seenPerSession: 1_024,
+  maxBufferedBytes: 4 * 1024 * 1024,
+  stopTimeout: 5_000,
+  logger: stderrLogger('warn'),
+}
+
+/** Fills unset options from DEFAULT_GATEWAY_OPTIONS; never changes its argument. Throws on nonsense values. */
+export function resolveGatewayOptions(options: GatewayOptions = {}): ResolvedGatewayOptions {
+  const o = { ...DEFAULT_GATEWAY_OPTIONS }
+  for (const key of Object.keys(options) as (keyof GatewayOptions)[]) {
+    if (options[key] !== undefined) (o as Record<string, unknown>)[key] = options[key]
+  }
+  if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65_535) throw new TypeError(`port must be an integer 0..65535, got ${o.port}`)
+  for (const key of ['maxFrameBytes', 'hardFrameBytes', 'maxInFlightPerSocket', 'callTimeout', 'seenPerSession', 'maxBufferedBytes'] as const) {
+    if (!(Number.isInteger(o[key]) && o[key] > 0)) throw new TypeError(`${key} must be a positive integer, got ${o[key]}`)
+  }
+  if (o.hardFrameBytes < o.maxFrameBytes) throw new TypeError('hardFrameBytes must be at least maxFrameBytes')
+  if (!(o.stopTimeout >= 0)) throw new TypeError(`stopTimeout must be >= 0, got ${o.stopTimeout}`)
+  return o
+}
+
+/** The gateway port from env GATEWAY_PORT (default 8080); throws a clear error on a bad value. */
+export function portFromEnv(env: NodeJS.ProcessEnv): number {
+  const raw = env.GATEWAY_PORT
+  if (raw === undefined || raw === '') return DEFAULT_GATEWAY_OPTIONS.port
+  const port = Number(raw)
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error(`GATEWAY_PORT must be a port number, got '${raw}'`)
+  return port
+}
