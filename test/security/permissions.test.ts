@@ -1,0 +1,106 @@
+import type { NatsConnection } from '@nats-io/nats-core'
+import t from 'tap'
+import Type from 'typebox'
+import { client, defineService, RpcError, serve } from '../../src/index.ts'
+import { delay, serverFor } from '../harness/index.ts'
+import { confSecurity, connectAs, type ConfRole } from '../fixtures/nats-conf.ts'
+
+/** Stand-ins for two modules' contracts: what matters here is the subjects rpc.user.* and rpc.friend.*. */
+const UserLike = defineService('user', { version: '1.0.0', methods: { ping: { input: Type.Object({}), output: Type.Object({ by: Type.String() }) } } })
+const FriendLike = defineService('friend', { version: '1.0.0', methods: { ping: { input: Type.Object({}), output: Type.Object({ by: Type.String() }) } } })
+
+/** The permission violations the server reported to `nc`, as they arrive. */
+function violations(nc: NatsConnection): string[] {
+  const seen: string[] = []
+  void (async () => {
+    for await (const s of nc.status()) if (s.type === 'error') seen.push(String((s as { error?: unknown }).error))
+  })()
+  return seen
+}
+
+async function code(p: Promise<unknown>): Promise<string> {
+  try {
+    await p
+    return 'OK'
+  } catch (err) {
+    if (err instanceof RpcError) return err.code
+    throw err
+  }
+}
+
+t.test('nats.conf - roles and permissions', async (t) => {
+  const server = await serverFor(t, { jetstream: false, extra: confSecurity() })
+  const conns = new Map<ConfRole, NatsConnection>()
+  const as = async (role: ConfRole) => {
+    const nc = await connectAs(server.url, role)
+    t.teardown(() => nc.close())
+    conns.set(role, nc)
+    return nc
+  }
+  const userNc = await as('user')
+  const clientNc = await as('client')
+  const gatewayNc = await as('gateway')
+  const adminNc = await as('admin')
+  const userErrors = violations(userNc)
+  const clientErrors = violations(clientNc)
+
+  const worker = await serve(userNc, UserLike, { ping: () => ({ by: 'user-module' }) })
+  t.teardown(() => worker.stop())
+
+  t.test('nats.conf - a wrong password is refused', async (t) => {
+    await t.rejects(connectAs(server.url, 'user', { pass: 'guess', maxReconnectAttempts: 0, reconnect: false }), /Authorization/i)
+  })
+
+  t.test('nats.conf - a module serves its own rpc subjects; gateway and client call them', async (t) => {
+    t.same(await client(gatewayNc, UserLike).ping({}), { by: 'user-module' })
+    t.same(await client(clientNc, UserLike).ping({}), { by: 'user-module' })
+  })
+
+  t.test('nats.conf - a client credential cannot subscribe to rpc.user.> (cannot impersonate a service)', async (t) => {
+    for (const subject of ['rpc.user.>', 'rpc.user.ping', 'rpc.>', '>']) {
+      const sub = clientNc.subscribe(subject, { queue: 'user' })
+      const err = await sub.closed
+      t.match(String(err), /Permissions Violation for Subscription/, `${subject} refused`)
+    }
+    // The real user worker still gets every call.
+    for (let i = 0; i < 20; i++) t.same(await client(clientNc, UserLike).ping({}), { by: 'user-module' })
+  })
+
+  t.test("nats.conf - a module's credentials cannot serve another module's subjects", async (t) => {
+    const before = userErrors.length
+    await serve(userNc, FriendLike, { ping: () => ({ by: 'impostor' }) }).then((w) => w.stop())
+    await delay(100)
+    t.match(userErrors.slice(before).join('\n'), /Permissions Violation for Subscription to "rpc\.friend\./)
+    t.equal(await code(client(clientNc, FriendLike, { timeout: 500 }).ping({})), 'UNAVAILABLE', 'nobody answers rpc.friend.ping')
+  })
+
+  t.test("nats.conf - a client cannot read another connection's replies", async (t) => {
+    for (const subject of ['_INBOX.>', '_INBOX_gateway.>', '_INBOX_user.>', '_INBOX_admin.>']) {
+      const sub = clientNc.subscribe(subject)
+      t.match(String(await sub.closed), /Permissions Violation for Subscription/, `${subject} refused`)
+    }
+    // and the gateway's calls keep working, replies arriving only on its own inbox
+    t.same(await client(gatewayNc, UserLike).ping({}), { by: 'user-module' })
+  })
+
+  t.test('nats.conf - only admin publishes chat.broadcast; a client may not touch JetStream or chat subjects', async (t) => {
+    const got: string[] = []
+    const sub = gatewayNc.subscribe('chat.broadcast', { callback: (_e, m) => void got.push(new TextDecoder().decode(m.data)) })
+    await gatewayNc.flush()
+    const before = userErrors.length
+    userNc.publish('chat.broadcast', new TextEncoder().encode('from-user'))
+    clientNc.publish('chat.broadcast', new TextEncoder().encode('from-client'))
+    clientNc.publish('chat.deliver.u1', new TextEncoder().encode('spoof'))
+    clientNc.publish('$JS.API.STREAM.LIST', new Uint8Array())
+    adminNc.publish('chat.broadcast', new TextEncoder().encode('from-admin'))
+    await Promise.all([userNc.flush(), clientNc.flush(), adminNc.flush()])
+    await delay(200)
+    sub.unsubscribe()
+    t.same(got, ['from-admin'])
+    t.match(userErrors.slice(before).join('\n'), /Publish to "chat\.broadcast"/)
+    const c = clientErrors.join('\n')
+    t.match(c, /Publish to "chat\.broadcast"/)
+    t.match(c, /Publish to "chat\.deliver\.u1"/)
+    t.match(c, /Publish to "\$JS\.API\.STREAM\.LIST"/)
+  })
+})
