@@ -7,6 +7,7 @@ import { callerOf, type Caller } from './caller.ts'
 import { Header, fromMsgHdrs, toMsgHdrs, type HeaderRecord } from './headers.ts'
 import { DEFAULT_RETRY, attemptTimeout, backoff, sleep, type RetryOptions } from './retry.ts'
 import { RpcError, systemError } from './rpc-error.ts'
+import { tracingFor, type CallSpan, type TraceMode } from './trace.ts'
 import { describeIssues, issuesOf, validatorsOf } from './validator.ts'
 
 /** Options of one call. */
@@ -50,6 +51,11 @@ export interface ClientOptions {
   readonly validateInput?: boolean
   /** Append the call site's stack to errors (costs a stack capture per call). */
   readonly captureStack?: boolean
+  /**
+   * W3C trace context per call: `'auto'` makes a client span when an OpenTelemetry SDK is registered; `true` always
+   * sends a `traceparent` (a new trace, or a child of the one passed on); `false` never adds one.
+   */
+  readonly trace?: TraceMode
 }
 
 export interface ResolvedClientOptions {
@@ -60,6 +66,7 @@ export interface ResolvedClientOptions {
   readonly middleware: readonly ClientMiddleware[]
   readonly validateInput: boolean
   readonly captureStack: boolean
+  readonly trace: TraceMode
 }
 
 export const DEFAULT_CLIENT_OPTIONS: ResolvedClientOptions = {
@@ -70,6 +77,7 @@ export const DEFAULT_CLIENT_OPTIONS: ResolvedClientOptions = {
   middleware: [],
   validateInput: true,
   captureStack: false,
+  trace: 'auto',
 }
 
 /** Fills unset options from DEFAULT_CLIENT_OPTIONS; never changes its argument. */
@@ -85,6 +93,7 @@ export function resolveClientOptions(options: ClientOptions = {}): ResolvedClien
     middleware: [...(options.middleware ?? d.middleware)],
     validateInput: options.validateInput ?? d.validateInput,
     captureStack: options.captureStack ?? d.captureStack,
+    trace: options.trace ?? d.trace,
   }
 }
 
@@ -123,6 +132,7 @@ export function createClient<C extends AnyContract>(nc: NatsConnection, contract
   const caller = callerOf(nc)
   const send = (ctx: ClientContext) => sendWithRetry(caller, contract.methods[ctx.method]!, ctx, opts)
   const run = compose(opts.middleware, send)
+  const tracing = tracingFor(opts.trace)
   const $call = (method: string, input: unknown, call: CallOptions = {}): Promise<unknown> => {
     const spec = Object.hasOwn(contract.methods, method) ? contract.methods[method] : undefined
     const subject = `${opts.prefix}.${contract.name}.${method}`
@@ -133,7 +143,13 @@ export function createClient<C extends AnyContract>(nc: NatsConnection, contract
     const headers: Record<string, string> = { ...scope?.headers, ...opts.headers, ...call.headers }
     headers[Header.Id] = call.id ?? scope?.nextId() ?? nuid.next()
     const ctx: ClientContext = { service: contract.name, method, subject, input, headers, deadline, signal: call.signal ?? scope?.signal }
-    const p = run(ctx)
+    let span: CallSpan | undefined
+    if (tracing !== undefined) {
+      span = tracing.start('client', contract.name, method, headers[Header.TraceParent])
+      headers[Header.TraceParent] = span.traceparent
+    }
+    let p = run(ctx)
+    if (span !== undefined) p = p.then(...ended(span))
     return opts.captureStack ? withCallSite(p, new Error('call site')) : p
   }
   const api: Record<string, unknown> = { $call, $contract: contract, $options: opts }
@@ -141,6 +157,19 @@ export function createClient<C extends AnyContract>(nc: NatsConnection, contract
     api[method] = (input: unknown, call?: CallOptions) => $call(method, input, call)
   }
   return Object.freeze(api) as Client<C>
+}
+
+function ended(span: CallSpan): [(v: unknown) => unknown, (err: unknown) => never] {
+  return [
+    (v) => {
+      span.end('OK')
+      return v
+    },
+    (err) => {
+      span.end(err instanceof RpcError ? err.code : 'INTERNAL', (err as Error)?.message)
+      throw err
+    },
+  ]
 }
 
 async function sendWithRetry(caller: Caller, spec: MethodSpec, ctx: ClientContext, opts: ResolvedClientOptions): Promise<unknown> {

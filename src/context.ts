@@ -4,6 +4,7 @@ import type { SystemCode } from './codes.ts'
 import type { AnyContract, DeclaredCode, DeclaredData, MethodName } from './contract.ts'
 import { Header, type HeaderRecord } from './headers.ts'
 import { RpcError } from './rpc-error.ts'
+import type { CallSpan } from './trace.ts'
 
 /** Headers a nested call carries over from the call that made it. */
 const PASSED_ON = [Header.Authorization, Header.TraceParent, Header.TraceState] as const
@@ -24,6 +25,8 @@ export interface ContextHost {
 export class CallContext<State extends object = Record<string, unknown>> {
   /** Set by middleware, read by handlers (e.g. the authenticated user). */
   readonly state: State = {} as State
+  /** The span of this call when tracing is on: its trace and span ids; nested calls become its children. */
+  span: CallSpan | undefined = undefined
   #controller: AbortController | undefined = undefined
   #timer: ReturnType<typeof setTimeout> | undefined = undefined
   #children = 0
@@ -68,6 +71,7 @@ export class CallContext<State extends object = Record<string, unknown>> {
   client<D extends AnyContract>(contract: D, options?: ClientOptions): Client<D> {
     const headers: Record<string, string> = {}
     for (const h of PASSED_ON) if (this.headers[h] !== undefined) headers[h] = this.headers[h]
+    if (this.span !== undefined) headers[Header.TraceParent] = this.span.traceparent
     const opts = options === undefined ? this.host.clientOptions : resolveClientOptions({ ...this.host.clientOptions, ...options })
     return createClient(this.host.nc, contract, opts, {
       deadline: this.deadline,

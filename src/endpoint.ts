@@ -12,6 +12,8 @@ export interface EndpointStats {
   readonly last_error: string
   readonly processing_time: number
   readonly average_processing_time: number
+  /** Extra numbers (NATS micro `data`): the last call's processing time, in ns. */
+  readonly data: { readonly last_processing_time: number }
 }
 
 /** One method as a worker serves it: its spec, validators, the composed chain and its counters. */
@@ -20,6 +22,7 @@ export class Endpoint {
   errors = 0
   lastError = ''
   processingNs = 0
+  lastNs = 0
 
   constructor(
     readonly name: string,
@@ -33,7 +36,8 @@ export class Endpoint {
   /** Counts one answered call. */
   record(ms: number, error: string | undefined): void {
     this.requests++
-    this.processingNs += Math.round(ms * 1e6)
+    this.lastNs = Math.round(ms * 1e6)
+    this.processingNs += this.lastNs
     if (error !== undefined) {
       this.errors++
       this.lastError = error
@@ -50,11 +54,12 @@ export class Endpoint {
       last_error: this.lastError,
       processing_time: this.processingNs,
       average_processing_time: this.requests === 0 ? 0 : Math.round(this.processingNs / this.requests),
+      data: { last_processing_time: this.lastNs },
     }
   }
 
   reset(): void {
-    this.requests = this.errors = this.processingNs = 0
+    this.requests = this.errors = this.processingNs = this.lastNs = 0
     this.lastError = ''
   }
 }

@@ -4,6 +4,8 @@ export interface Logger {
   info(obj: object, msg?: string): void
   warn(obj: object, msg?: string): void
   error(obj: object, msg?: string): void
+  /** Whether `level` is written; checked once by workers so that disabled levels cost nothing per call. */
+  isLevelEnabled?(level: string): boolean
 }
 
 const LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const
@@ -19,7 +21,11 @@ export function stderrLogger(level: LogLevel = 'warn'): Logger {
       process.stderr.write(`${JSON.stringify({ level: name, time: Date.now(), ...obj, msg }, errors)}\n`)
     }
   }
-  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
+  const isLevelEnabled = (name: string) => {
+    const i = LEVELS.indexOf(name as LogLevel)
+    return i !== -1 && name !== 'silent' && i >= min
+  }
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), isLevelEnabled }
 }
 
 function errors(_key: string, v: unknown): unknown {

@@ -2,6 +2,8 @@ import { resolveClientOptions, type ClientOptions, type ResolvedClientOptions } 
 import type { Middleware } from './compose.ts'
 import type { CallContext } from './context.ts'
 import { stderrLogger, type Logger } from './logger.ts'
+import type { MetricsOptions } from './metrics.ts'
+import type { TraceMode } from './trace.ts'
 
 /** Middleware around every handler of a worker: `(ctx, next) => Promise<output>`. */
 export type WorkerMiddleware<State extends object = Record<string, unknown>> = Middleware<CallContext<State>, unknown>
@@ -24,6 +26,15 @@ export interface WorkerOptions<State extends object = Record<string, unknown>> {
   readonly client?: ClientOptions
   /** This instance's id (NATS micro `id`); random by default. */
   readonly instanceId?: string
+  /** Answer NATS micro discovery (`$SRV.PING|INFO|STATS`). */
+  readonly micro?: boolean
+  /** Prometheus metrics per method (prom-client); `{ port }` also serves `GET /metrics` from start() to stop(). */
+  readonly metrics?: boolean | MetricsOptions
+  /**
+   * W3C trace context per call: `'auto'` continues or starts a trace when an OpenTelemetry SDK is registered or the
+   * logger writes debug lines; `true` always; `false` never (incoming `traceparent` is still passed on as is).
+   */
+  readonly trace?: TraceMode
 }
 
 export interface ResolvedWorkerOptions<State extends object = Record<string, unknown>> {
@@ -36,6 +47,9 @@ export interface ResolvedWorkerOptions<State extends object = Record<string, unk
   readonly stopTimeout: number
   readonly client: ResolvedClientOptions
   readonly instanceId: string | undefined
+  readonly micro: boolean
+  readonly metrics: MetricsOptions | undefined
+  readonly trace: TraceMode
 }
 
 export const DEFAULT_WORKER_OPTIONS: ResolvedWorkerOptions = {
@@ -48,6 +62,9 @@ export const DEFAULT_WORKER_OPTIONS: ResolvedWorkerOptions = {
   stopTimeout: 10_000,
   client: resolveClientOptions(),
   instanceId: undefined,
+  micro: true,
+  metrics: undefined,
+  trace: 'auto',
 }
 
 /** Fills unset options from DEFAULT_WORKER_OPTIONS; never changes its argument. */
@@ -65,5 +82,8 @@ export function resolveWorkerOptions<State extends object>(options: WorkerOption
     stopTimeout: options.stopTimeout ?? d.stopTimeout,
     client: options.client === undefined ? d.client : resolveClientOptions(options.client),
     instanceId: options.instanceId ?? d.instanceId,
+    micro: options.micro ?? d.micro,
+    metrics: options.metrics === true ? {} : options.metrics === false ? undefined : (options.metrics ?? d.metrics),
+    trace: options.trace ?? d.trace,
   }
 }

@@ -6,6 +6,10 @@ import type { AnyContract, InputOf, MethodName, OutputOf } from './contract.ts'
 import { Endpoint, type EndpointStats } from './endpoint.ts'
 import { toFailure, type Failure } from './failure.ts'
 import { Header, fromMsgHdrs, toMsgHdrs } from './headers.ts'
+import type { MetricsServer, MethodMetrics } from './metrics.ts'
+import { subscribeMicro } from './micro.ts'
+import { CallObserver, levelOn } from './observer.ts'
+import { runInSpan, tracingFor, type CallSpan } from './trace.ts'
 import { systemError } from './rpc-error.ts'
 import { describeIssues, issuesOf, validatorsOf } from './validator.ts'
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './worker-options.ts'
@@ -34,6 +38,8 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
   #inFlight = 0
   #idle: (() => void) | undefined = undefined
   #stopped: Promise<void> | undefined = undefined
+  #observer: CallObserver | undefined = undefined
+  #metricsServer: MetricsServer | undefined = undefined
 
   constructor(
     readonly nc: NatsConnection,
@@ -89,9 +95,18 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
     for (const e of this.#endpoints.values()) e.reset()
   }
 
-  /** @internal Subscribes every method subject and a catch-all for unknown methods, then flushes. */
+  /** The URL of `GET /metrics` when the `metrics.port` option is set and the worker runs. */
+  get metricsUrl(): string | undefined {
+    return this.#metricsServer?.url
+  }
+
+  /**
+   * @internal Sets up metrics and tracing, subscribes every method subject, a catch-all for unknown methods and
+   * the NATS micro discovery subjects, then flushes.
+   */
   async start(): Promise<this> {
     const queue = this.options.queue ?? this.contract.name
+    await this.#observe()
     for (const e of this.#endpoints.values()) {
       this.#subs.push(this.nc.subscribe(e.subject, { queue, callback: (err, msg) => void (err === null && this.#dispatch(msg, e)) }))
     }
@@ -100,8 +115,24 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
     this.#subs.push(
       this.nc.subscribe(wildcard, { queue, callback: (err, msg) => void (err === null && this.#dispatch(msg, this.#endpoints.get(msg.subject.slice(offset)))) }),
     )
+    if (this.options.micro) this.#subs.push(...subscribeMicro(this.nc, this))
     await this.nc.flush()
     return this
+  }
+
+  async #observe(): Promise<void> {
+    const { logger, trace } = this.options
+    const tracing = tracingFor(trace === 'auto' && levelOn(logger, 'debug') ? true : trace)
+    let metrics: Map<string, MethodMetrics> | undefined
+    if (this.options.metrics !== undefined) {
+      const { RpcMetrics, resolveMetricsOptions, serveMetrics } = await import('./metrics.ts')
+      const opts = resolveMetricsOptions(this.options.metrics)
+      const set = new RpcMetrics(opts)
+      metrics = new Map([...this.#endpoints.keys()].map((m) => [m, set.method(this.contract.name, m)]))
+      if (opts.port !== undefined) this.#metricsServer = await serveMetrics(opts.registry, opts.port, opts.host)
+    }
+    const observer = new CallObserver(this.contract.name, logger, tracing, metrics)
+    this.#observer = observer.active || levelOn(logger, 'warn') ? observer : undefined
   }
 
   /**
@@ -115,6 +146,14 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
   }
 
   async #stop(): Promise<void> {
+    try {
+      await this.#drain()
+    } finally {
+      await this.#closeMetrics()
+    }
+  }
+
+  async #drain(): Promise<void> {
     await Promise.all(this.#subs.map((s) => s.drain().catch(() => undefined)))
     if (this.#inFlight === 0) return
     const idle = new Promise<void>((resolve) => (this.#idle = resolve))
@@ -128,6 +167,11 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
     clearTimeout(timer)
   }
 
+  async #closeMetrics(): Promise<void> {
+    await this.#metricsServer?.close()
+    this.#metricsServer = undefined
+  }
+
   #dispatch(msg: Msg, endpoint: Endpoint | undefined): void {
     if (endpoint === undefined) {
       const method = msg.subject.slice(msg.subject.lastIndexOf('.') + 1)
@@ -136,8 +180,10 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
     }
     if (this.#inFlight >= this.options.maxInFlight) {
       const message = `${this.contract.name} worker ${this.id} is at its limit of ${this.options.maxInFlight} calls in flight`
-      this.#reply(msg, { code: 'RESOURCE_EXHAUSTED', status: 429, message })
+      const failure = { code: 'RESOURCE_EXHAUSTED', status: 429, message }
+      this.#reply(msg, failure)
       endpoint.record(0, message)
+      this.#observer?.end(endpoint.name, msg.headers?.get(Header.Id) || undefined, 0, failure, undefined)
       return
     }
     this.#inFlight++
@@ -146,10 +192,14 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
 
   async #handle(msg: Msg, e: Endpoint): Promise<void> {
     const t0 = performance.now()
+    const obs = this.#observer
     let failure: Failure | undefined
     let ctx: CallContext<object> | undefined
+    let span: CallSpan | undefined
+    let headers: Record<string, string> | undefined
     try {
-      const headers = fromMsgHdrs(msg.headers)
+      headers = fromMsgHdrs(msg.headers)
+      if (obs?.tracing !== undefined) span = obs.tracing.start('server', this.contract.name, e.name, headers[Header.TraceParent])
       const deadline = parseDeadline(headers[Header.Deadline])
       if (deadline <= Date.now()) throw systemError('DEADLINE_EXCEEDED', `deadline passed before ${e.subject} ran`)
       let input: unknown
@@ -163,14 +213,22 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
         throw systemError('INVALID_ARGUMENT', `invalid input for ${this.contract.name}.${e.name}: ${describeIssues(issues)}`, { issues })
       }
       ctx = new CallContext(this, this.contract.name, e.name, e.subject, headers[Header.Id] ?? nuid.next(), deadline, headers, input)
-      const out = await e.run(ctx)
+      let out: unknown
+      if (span === undefined) out = await e.run(ctx)
+      else {
+        const c = ctx
+        c.span = span
+        out = await (span.otelContext === undefined ? e.run(c) : runInSpan(span, () => e.run(c)))
+      }
       this.#respond(msg, encodeOk(out), undefined)
     } catch (err) {
       failure = toFailure(err, e.spec, this.options.logger, { service: this.contract.name, method: e.name, id: ctx?.id })
       this.#reply(msg, failure)
     } finally {
       ctx?.dispose()
-      e.record(performance.now() - t0, failure && `${failure.status}:${failure.message}`)
+      const ms = performance.now() - t0
+      e.record(ms, failure && `${failure.status}:${failure.message}`)
+      if (obs !== undefined) obs.end(e.name, ctx?.id ?? headers?.[Header.Id], ms, failure, span)
       if (--this.#inFlight === 0) this.#idle?.()
     }
   }

@@ -1,0 +1,98 @@
+import { parseArgs } from 'node:util'
+
+/** The commands of the `switchboard` CLI. */
+export const Command = { ls: 'ls', info: 'info', stats: 'stats', ping: 'ping', call: 'call', help: 'help' } as const
+export type Command = (typeof Command)[keyof typeof Command]
+
+/** Parsed command line. */
+export interface CliArgs {
+  readonly command: Command
+  readonly positionals: readonly string[]
+  readonly server: string
+  readonly user: string | undefined
+  readonly password: string | undefined
+  readonly json: boolean
+  readonly long: boolean
+  readonly auth: string | undefined
+  readonly timeout: number
+  readonly wait: number
+  readonly prefix: string
+}
+
+export const DEFAULT_SERVER = 'nats://127.0.0.1:4222'
+
+/** A bad command line; the CLI prints its message and exits with code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError'
+}
+
+export const USAGE = `usage: switchboard <command> [options]
+
+commands:
+  ls                         services, instances, versions, uptime
+  info <service>             methods with their schemas and declared errors
+  stats <service>            per method and instance: requests, errors, processing times
+  ping [service]             every instance that answers, with its round trip time
+  call <service>.<method> [json]   call a method (msgpack, like a typed client); prints the reply envelope
+
+options:
+  -s, --server <url>         NATS server (env NATS_URL, default ${DEFAULT_SERVER})
+      --user <name>          NATS user (env NATS_USER)
+      --password <secret>    NATS password (env NATS_PASS)
+      --json                 machine-readable output
+  -l, --long                 ls: one line per instance
+      --auth <token>         call: sends Authorization: Bearer <token>
+      --timeout <ms>         call: deadline of the call (default 5000)
+      --wait <ms>            discovery: how long to wait for replies (default 1000)
+      --prefix <prefix>      call: subject prefix (default rpc)
+
+exit codes: 0 ok, 1 the call returned an error status, 2 usage or connection error`
+
+function positive(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback
+  const n = Number(raw)
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${name} must be a positive number of ms, got '${raw}'`)
+  return n
+}
+
+/** Parses argv (without node and script) with the environment as fallback; throws UsageError. */
+export function parseCli(argv: readonly string[], env: Record<string, string | undefined>): CliArgs {
+  let parsed
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        server: { type: 'string', short: 's' },
+        user: { type: 'string' },
+        password: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        long: { type: 'boolean', short: 'l', default: false },
+        auth: { type: 'string' },
+        timeout: { type: 'string' },
+        wait: { type: 'string' },
+        prefix: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    })
+  } catch (err) {
+    throw new UsageError((err as Error).message)
+  }
+  const { values: v, positionals } = parsed
+  const [first, ...rest] = positionals
+  const command = v.help || first === undefined ? Command.help : first
+  if (!Object.hasOwn(Command, command)) throw new UsageError(`unknown command '${command}'`)
+  return {
+    command: command as Command,
+    positionals: rest,
+    server: v.server ?? env.NATS_URL ?? DEFAULT_SERVER,
+    user: v.user ?? env.NATS_USER,
+    password: v.password ?? env.NATS_PASS,
+    json: v.json,
+    long: v.long,
+    auth: v.auth,
+    timeout: positive('timeout', v.timeout, 5_000),
+    wait: positive('wait', v.wait, 1_000),
+    prefix: v.prefix ?? 'rpc',
+  }
+}
