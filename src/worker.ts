@@ -107,17 +107,29 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
   async start(): Promise<this> {
     const queue = this.options.queue ?? this.contract.name
     await this.#observe()
-    for (const e of this.#endpoints.values()) {
-      this.#subs.push(this.nc.subscribe(e.subject, { queue, callback: (err, msg) => void (err === null && this.#dispatch(msg, e)) }))
-    }
+    for (const e of this.#endpoints.values()) this.#subs.push(this.#subscribe(e.subject, queue, () => e))
     const wildcard = `${this.options.prefix}.${this.contract.name}.*`
     const offset = wildcard.length - 1
-    this.#subs.push(
-      this.nc.subscribe(wildcard, { queue, callback: (err, msg) => void (err === null && this.#dispatch(msg, this.#endpoints.get(msg.subject.slice(offset)))) }),
-    )
+    this.#subs.push(this.#subscribe(wildcard, queue, (msg) => this.#endpoints.get(msg.subject.slice(offset))))
     if (this.options.micro) this.#subs.push(...subscribeMicro(this.nc, this))
     await this.nc.flush()
+    const refused = this.#subs.filter((s) => s.isClosed())
+    if (refused.length > 0) {
+      await Promise.all(this.#subs.map((s) => s.drain().catch(() => undefined)))
+      await this.#closeMetrics()
+      const subjects = refused.map((s) => s.getSubject()).join(', ')
+      throw new Error(`${this.contract.name} worker cannot subscribe to ${subjects}: check this connection's permissions`)
+    }
     return this
+  }
+
+  #subscribe(subject: string, queue: string, route: (msg: Msg) => Endpoint | undefined): Subscription {
+    return this.nc.subscribe(subject, {
+      queue,
+      callback: (err, msg) => {
+        if (err === null) this.#dispatch(msg, route(msg))
+      },
+    })
   }
 
   async #observe(): Promise<void> {
