@@ -1,0 +1,176 @@
+/**
+ * The whole chat system under the REAL permissions (config/permissions.conf, as shipped): every module connects
+ * as its own role (connectNats: NATS_USER ?? role, `<role>-dev-pw`, inbox `_INBOX_<role>`), a `client` connection
+ * drives every feature, a `gateway` connection answers real-time delivery, and neither the server's log nor the
+ * workers' output may show a single permissions violation.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { NatsConnection } from '@nats-io/nats-core'
+import t from 'tap'
+import { decodeBody, encodeBody, RpcError } from '../../src/index.ts'
+import { confSecurity, connectAs } from '../fixtures/nats-conf.ts'
+import { delay, monitor, serverFor } from '../harness/index.ts'
+import { chatClients, logIn, signUp, startSystem } from '../harness/system.ts'
+import { MODULE_NAMES } from '../../services/shared/modules.ts'
+
+const VIOLATION = /Permissions? Violation|Violation/i
+
+async function code(p: Promise<unknown>): Promise<string> {
+  try {
+    await p
+    return 'OK'
+  } catch (err) {
+    if (err instanceof RpcError) return err.code
+    throw err
+  }
+}
+
+/** The async errors (permission violations among them) the server sent to `nc`. */
+function errorsOf(nc: NatsConnection): string[] {
+  const seen: string[] = []
+  void (async () => {
+    for await (const s of nc.status()) if (s.type === 'error') seen.push(String((s as { error?: unknown }).error))
+  })()
+  return seen
+}
+
+type Msg = { kind: string; from: string; text: string }
+
+/** A gateway under its real credentials: holds one session of each user in `online`, records what it was given. */
+async function gatewayFor(nc: NatsConnection, online: () => Set<string>) {
+  const got: { subject: string; msg: unknown }[] = []
+  const sessions = (subject: string) => (online().has(subject.split('.')[2]!) ? 1 : 0)
+  const subs = [
+    nc.subscribe('chat.deliver.*', {
+      callback: (_e, m) => {
+        const n = sessions(m.subject)
+        if (n > 0) got.push({ subject: m.subject, msg: decodeBody(m.data) })
+        m.respond(encodeBody({ sessions: n }))
+      },
+    }),
+    nc.subscribe('chat.presence.*', { callback: (_e, m) => void m.respond(encodeBody({ sessions: sessions(m.subject) })) }),
+    nc.subscribe('chat.broadcast', {
+      callback: (_e, m) => {
+        got.push({ subject: m.subject, msg: decodeBody(m.data) })
+        m.respond(encodeBody({ sessions: online().size }))
+      },
+    }),
+    nc.subscribe('chat.online', { callback: (_e, m) => void m.respond(encodeBody({ userIds: [...online()] })) }),
+  ]
+  await nc.flush()
+  return { got, close: () => subs.forEach((s) => s.unsubscribe()) }
+}
+
+t.test('system conf - the chat system under the shipped permissions', async (t) => {
+  // The harness writes its config into `dir`, one level under the OS temp dir (what includeLine() expects).
+  const dir = await mkdtemp(join(tmpdir(), 'switchboard-conf-'))
+  const logFile = join(dir, 'server.log')
+  const server = await serverFor(t, { dir, extra: `${confSecurity()}\nlog_file: "${logFile}"\n` })
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const serverLog = () => readFile(logFile, 'utf8').catch(() => '')
+
+  const ADMIN_PASSWORD = 'admin-password-conf'
+  const system = await startSystem(t, { natsUrl: server.url, env: { SWITCHBOARD_ADMIN_PASSWORD: ADMIN_PASSWORD } })
+  const workers = Object.values(system.workers).flatMap((ps) => ps ?? [])
+
+  const nc = await connectAs(server.url, 'client', { maxReconnectAttempts: 0, reconnect: false })
+  t.teardown(() => nc.close())
+  const gwNc = await connectAs(server.url, 'gateway', { maxReconnectAttempts: 0, reconnect: false })
+  t.teardown(() => gwNc.close())
+  const clientErrors = errorsOf(nc)
+  const gatewayErrors = errorsOf(gwNc)
+
+  t.test('system conf - every module is connected as its own NATS user', async (t) => {
+    const connz = (await monitor(server, '/connz?auth=true&limit=1024')) as { connections: { name?: string; authorized_user?: string }[] }
+    for (const m of MODULE_NAMES) {
+      const conns = connz.connections.filter((c) => c.name === `switchboard-${m}`)
+      t.equal(conns.length, 1, `one connection of ${m}`)
+      t.equal(conns[0]?.authorized_user, m, `${m} authenticated as user '${m}'`)
+    }
+  })
+
+  const online = new Set<string>()
+  const gateway = await gatewayFor(gwNc, () => online)
+  t.teardown(gateway.close)
+  const anon = chatClients(nc)
+
+  t.test('system conf - register, login, whoami, lookup, profiles', async (t) => {
+    const alice = await signUp(nc, 'alice')
+    t.equal(alice.token.length, 43, 'the login reply reached the client inbox _INBOX_client')
+    t.same(await alice.user.whoami({}), { userId: alice.userId, username: 'alice', role: 'user' })
+    t.same(await anon.user.lookup({ username: 'alice' }), { userId: alice.userId, username: 'alice' })
+    online.add(alice.userId)
+    t.same(await anon.user.profiles({ userIds: [alice.userId] }), [{ userId: alice.userId, username: 'alice', online: true }], 'presence via chat.presence.* (user -> gateway)')
+    online.delete(alice.userId)
+    t.equal(await code(anon.user.login({ username: 'alice', password: 'wrong-password' })), 'BAD_CREDENTIALS', 'the login limiter KV is writable by user')
+  })
+
+  t.test('system conf - friends, groups, direct, group and offline messages, history', async (t) => {
+    const alice = await logIn(nc, 'alice')
+    const bob = await signUp(nc, 'bob')
+    const carol = await signUp(nc, 'carol')
+    online.add(bob.userId)
+
+    t.same(await alice.friend.add({ username: 'bob' }), {})
+    t.same(await alice.friend.list({}), [{ userId: bob.userId, username: 'bob', online: true }], 'friend -> user.profiles -> gateway presence')
+    t.same((await bob.friend.list({})).map((p) => p.username), ['alice'])
+
+    const { groupId } = await alice.group.create({ name: 'conf club' })
+    await bob.group.join({ groupId })
+    await carol.group.join({ groupId })
+    t.same((await carol.group.members({ groupId })).map((m) => m.username).sort(), ['alice', 'bob', 'carol'])
+    t.same((await bob.group.mine({})).map((g) => g.name), ['conf club'])
+
+    const direct = await alice.message.send({ to: 'bob', text: 'hi bob (online)' })
+    t.equal(direct.delivered, true, 'message -> chat.deliver.<bob> -> gateway reply on _INBOX_message')
+    t.match(gateway.got.find((g) => g.subject === `chat.deliver.${bob.userId}`)?.msg as Msg, { kind: 'direct', from: 'alice', text: 'hi bob (online)' })
+    t.equal((await alice.message.send({ to: 'carol', text: 'hi carol (offline)' })).delivered, false)
+    const fan = await alice.message.sendGroup({ groupId, text: 'hello club' })
+    t.equal(fan.delivered, 1, 'bob reached, carol kept')
+    t.same((await carol.message.offline({})).map((m) => m.text), ['hi carol (offline)', 'hello club'], 'offline messages from the sb_inbox KV')
+    t.same(await carol.message.offline({}), [], 'taken once')
+    t.same((await bob.message.history({ with: 'alice' })).map((m) => m.text), ['hi bob (online)'], 'direct history from the SB_MESSAGES stream')
+    t.same((await carol.message.history({ groupId })).map((m) => m.text), ['hello club'], 'group history')
+
+    await alice.group.kick({ groupId, username: 'carol' })
+    t.equal(await code(carol.group.members({ groupId })), 'PERMISSION_DENIED')
+    t.same(await alice.friend.remove({ username: 'bob' }), {})
+  })
+
+  t.test('system conf - admin broadcast and stats', async (t) => {
+    const admin = await logIn(nc, 'admin', ADMIN_PASSWORD)
+    const bob = await logIn(nc, 'bob')
+    t.equal((await admin.user.whoami({})).role, 'admin')
+    t.equal(await code(bob.admin.broadcast({ text: 'not me' })), 'PERMISSION_DENIED')
+    const before = gateway.got.filter((g) => g.subject === 'chat.broadcast').length
+    t.same(await admin.admin.broadcast({ text: 'system notice' }), { delivered: online.size }, 'admin publishes chat.broadcast; the gateway answers')
+    const last = gateway.got.filter((g) => g.subject === 'chat.broadcast')
+    t.equal(last.length, before + 1)
+    t.match(last.at(-1)?.msg as Msg, { kind: 'broadcast', from: 'admin', text: 'system notice' })
+    t.same(await admin.admin.stats({}), { users: 4, online: 1, groups: 1, messages: 3 }, 'admin -> user/group/message.stats and chat.online')
+  })
+
+  t.test('system conf - no permissions violation anywhere', async (t) => {
+    await Promise.all([nc.flush(), gwNc.flush()])
+    await delay(200)
+    t.same(clientErrors, [], 'the client connection got no error')
+    t.same(gatewayErrors, [], 'the gateway connection got no error')
+    t.notMatch(await serverLog(), VIOLATION, 'the server logged no violation')
+    for (const w of workers) {
+      t.notMatch(w.output(), VIOLATION, `${w.name} printed no violation`)
+      t.equal(w.child.exitCode, null, `${w.name} still runs`)
+    }
+    // Control: the watch does see a violation when there is one.
+    nc.publish('chat.broadcast', encodeBody({ text: 'spoof' }))
+    await nc.flush()
+    let log = ''
+    for (let i = 0; i < 40 && !VIOLATION.test(log); i++) {
+      await delay(50)
+      log = await serverLog()
+    }
+    t.match(log, /Violation.*chat\.broadcast|chat\.broadcast.*Violation/s, 'control: a client publishing chat.broadcast shows in the server log')
+    t.match(clientErrors.join('\n'), /Permissions Violation for Publish to "chat\.broadcast"/, 'control: and on the client connection')
+  })
+})
