@@ -2,7 +2,7 @@
  * Runs one chat module's worker: `npm run worker -- <user|friend|group|message|admin>`.
  * Connects as the module's role, prints one "serving" line, and on SIGTERM/SIGINT stops gracefully and exits 0.
  */
-import { stderrLogger } from '../src/index.ts'
+import { pinoLogger } from '../src/index.ts'
 import { connectNats } from './shared/connect.ts'
 import { MODULE_NAMES, MODULES, isModuleName } from './shared/modules.ts'
 import { chatOptionsFromEnv } from './shared/options.ts'
@@ -14,7 +14,7 @@ if (!isModuleName(name)) {
 }
 
 const nc = await connectNats(name)
-const worker = await MODULES[name](nc, { ...chatOptionsFromEnv(process.env), logger: stderrLogger('warn') })
+const worker = await MODULES[name](nc, { ...chatOptionsFromEnv(process.env), logger: pinoLogger({ level: process.env.LOG_LEVEL ?? 'warn', base: { module: name } }) })
 const methods = Object.keys(worker.contract.methods).join(', ')
 process.stdout.write(`${name} worker ${worker.id} serving rpc.${name}.* (${methods}) via ${nc.getServer()}\n`)
 

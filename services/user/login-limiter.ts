@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/nats-core'
 import type { KV } from '@nats-io/kv'
-import { openBucket, readValue, updateValue } from '../shared/state.ts'
+import { openBucket, updateValue } from '../shared/state.ts'
 
 export const LOGIN_FAILURES_BUCKET = 'sb_login_failures'
 
@@ -9,7 +9,7 @@ interface Failures {
   readonly since: number
 }
 
-/** Failed logins per username in a shared KV bucket, so every copy of the user module counts the same. */
+/** Login attempts per username in a shared KV bucket, so every copy of the user module counts the same. */
 export class LoginLimiter {
   private constructor(
     readonly kv: KV,
@@ -21,22 +21,20 @@ export class LoginLimiter {
     return new LoginLimiter(await openBucket(nc, LOGIN_FAILURES_BUCKET, replicas, { ttl: windowMs }), max, windowMs)
   }
 
-  /** Ms until `username` may try again (0 when it may now) and whether failures are on record. */
-  async check(username: string): Promise<{ waitMs: number; failures: boolean }> {
-    const f = (await readValue<Failures>(this.kv, `f.${username}`))?.value
-    if (f === undefined) return { waitMs: 0, failures: false }
-    const waitMs = f.count < this.max ? 0 : Math.max(0, f.since + this.windowMs - Date.now())
-    return { waitMs, failures: true }
-  }
-
-  async fail(username: string): Promise<void> {
+  /**
+   * Counts one login attempt for `username` before its password is checked, so parallel guesses cannot slip past
+   * the limit. Resolves with the ms to wait when the limit is reached (the attempt is then not counted), else 0.
+   */
+  async attempt(username: string): Promise<number> {
     const now = Date.now()
-    await updateValue<Failures>(this.kv, `f.${username}`, (cur) => ({
-      value: cur === undefined || cur.since + this.windowMs <= now ? { count: 1, since: now } : { count: cur.count + 1, since: cur.since },
-      result: undefined,
-    }))
+    return updateValue<Failures, number>(this.kv, `f.${username}`, (cur) => {
+      if (cur === undefined || cur.since + this.windowMs <= now) return { value: { count: 1, since: now }, result: 0 }
+      if (cur.count >= this.max) return { result: Math.max(1, cur.since + this.windowMs - now) }
+      return { value: { count: cur.count + 1, since: cur.since }, result: 0 }
+    })
   }
 
+  /** Clears the count after a successful login. */
   async succeed(username: string): Promise<void> {
     await this.kv.delete(`f.${username}`)
   }

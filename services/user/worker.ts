@@ -40,15 +40,12 @@ export async function startUserWorker(nc: NatsConnection, options: Partial<ChatO
         return { userId: account.userId }
       },
       async login({ username, password }, ctx) {
-        const { waitMs, failures } = await limiter.check(username)
+        const waitMs = await limiter.attempt(username)
         if (waitMs > 0) throw ctx.error('RESOURCE_EXHAUSTED', `too many failed logins for '${username}'; try again in ${Math.ceil(waitMs / 1000)} s`)
         const account = await accounts.byName(username)
         const ok = account === undefined ? await burnVerification(password) : await verifyPassword(password, account.password)
-        if (!ok || account === undefined) {
-          await limiter.fail(username)
-          throw ctx.error('BAD_CREDENTIALS', 'unknown user or wrong password')
-        }
-        if (failures) await limiter.succeed(username)
+        if (!ok || account === undefined) throw ctx.error('BAD_CREDENTIALS', 'unknown user or wrong password')
+        await limiter.succeed(username)
         const session = await sessions.open(identityOf(account))
         return { ...session, userId: account.userId }
       },
