@@ -153,7 +153,7 @@ async function main(): Promise<void> {
   if (nats !== undefined) rows.push(['nats-server', String(nats.proc.pid), `${nats.address} (monitor http://127.0.0.1:8222)`])
   for (const c of children) rows.push([c.name, String(c.proc.pid), c.address])
   process.stdout.write(`\n${table(rows)}\n\n`)
-  say(`system ready. Chat: npm run chat   Demo: npm run demo   (GATEWAY_URL=${wsUrl})   Stop: Ctrl-C`)
+  say(`system ready. Web chat: ${wsUrl.replace(/^ws:/, 'http:')}/   Dashboard: ${wsUrl.replace(/^ws:/, 'http:')}/ops   Terminal: npm run chat   Demo: npm run demo   (GATEWAY_URL=${wsUrl})   Stop: Ctrl-C`)
 }
 
 main().catch((err) => void shutdown(`start failed: ${(err as Error).message}`, 1))

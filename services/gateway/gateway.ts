@@ -9,6 +9,10 @@ import { errorReply, GatewayEvent, parseFrame, PROTOCOL_VERSION, rpcErrorReply, 
 import { Session } from './session.ts'
 import { ChatSubject } from '../shared/presence.ts'
 import { readMessage, reply, SessionRegistry } from './session-registry.ts'
+import { serveWeb } from './web/static.ts'
+import { GATEWAY_SERVICE, GatewayStats } from '../ops/gateway-stats.ts'
+import { handleOpsHttp } from '../ops/http.ts'
+import { OpsMonitor } from '../ops/monitor.ts'
 
 /** A running gateway. */
 export interface Gateway {
@@ -16,6 +20,8 @@ export interface Gateway {
   readonly port: number
   /** `ws://host:port` for clients. */
   readonly url: string
+  /** `http://host:port/`: the web chat page; the operations dashboard is at `/ops`. */
+  readonly httpUrl: string
   /** Sockets open now. */
   readonly connections: number
   /** Stops taking sockets, answers the calls in flight, unsubscribes, closes every socket (1001). Keeps `nc` open. */
@@ -35,6 +41,13 @@ export async function startGateway(nc: NatsConnection, options?: GatewayOptions)
   let inFlight = 0
   let idle: (() => void) | undefined
   let closing: Promise<void> | undefined
+  const stats = new GatewayStats()
+  // polls $SRV only once /ops is first asked for; lists this gateway from its own counters
+  const monitor = new OpsMonitor(nc, {
+    ...opts.ops,
+    self: () => stats.micro(sessions.size),
+    descriptions: { [GATEWAY_SERVICE]: 'WebSocket gateway (this process, from its own counters)' },
+  })
 
   const clientOf = (contract: AnyContract) => {
     let c = clients.get(contract)
@@ -100,6 +113,8 @@ export async function startGateway(nc: NatsConnection, options?: GatewayOptions)
     }
     session.inFlight++
     inFlight++
+    const t0 = performance.now()
+    let failed: string | undefined
     try {
       session.send({ id: frame.id, ok: true, result: await call(session, frame) })
     } catch (err) {
@@ -108,7 +123,9 @@ export async function startGateway(nc: NatsConnection, options?: GatewayOptions)
         opts.logger.error({ call: frame.call, err }, 'gateway call failed')
         session.send(errorReply(frame.id, 'INTERNAL', 500, 'internal error'))
       }
+      failed = err instanceof RpcError ? err.code : 'INTERNAL'
     } finally {
+      stats.record(frame.call, performance.now() - t0, failed)
       session.inFlight--
       if (--inFlight === 0) idle?.()
     }
@@ -138,7 +155,7 @@ export async function startGateway(nc: NatsConnection, options?: GatewayOptions)
   ]
   await nc.flush()
 
-  const http = createServer(handleHttp)
+  const http = createServer((req, res) => handleHttp(req, res, monitor))
   const wss = new WebSocketServer({ server: http, maxPayload: opts.hardFrameBytes })
   wss.on('connection', onConnection)
   wss.on('error', (err) => opts.logger.error({ err }, 'websocket server error'))
@@ -151,6 +168,7 @@ export async function startGateway(nc: NatsConnection, options?: GatewayOptions)
   }
 
   const stop = async () => {
+    await monitor.stop()
     http.close()
     wss.close()
     if (inFlight > 0) {
@@ -168,6 +186,7 @@ export async function startGateway(nc: NatsConnection, options?: GatewayOptions)
   return {
     port,
     url: `ws://${opts.host}:${port}`,
+    httpUrl: `http://${opts.host}:${port}/`,
     get connections() {
       return sessions.size
     },
@@ -175,13 +194,14 @@ export async function startGateway(nc: NatsConnection, options?: GatewayOptions)
   }
 }
 
-function handleHttp(req: IncomingMessage, res: ServerResponse): void {
-  const path = (req.url ?? '/').split('?')[0]
+function handleHttp(req: IncomingMessage, res: ServerResponse, monitor: OpsMonitor): void {
+  const path = (req.url ?? '/').split('?')[0]!
   if (req.method === 'GET' && path === '/healthz') {
     res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}')
     return
   }
-  res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found: connect a WebSocket client to this address\n')
+  if (serveWeb(path, req, res) || handleOpsHttp(monitor, path, req, res)) return
+  res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found: the chat page is at /, the operations dashboard at /ops; WebSocket clients connect to any path\n')
 }
 
 function listen(http: Server, opts: ResolvedGatewayOptions): Promise<number> {

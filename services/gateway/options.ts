@@ -1,4 +1,5 @@
 import { stderrLogger, type Logger } from '../../src/index.ts'
+import { DEFAULT_OPS_OPTIONS, resolveOpsOptions, type OpsOptions } from '../ops/options.ts'
 
 /** Options of a gateway; unset fields take their value from DEFAULT_GATEWAY_OPTIONS. */
 export interface GatewayOptions {
@@ -20,6 +21,8 @@ export interface GatewayOptions {
   readonly maxBufferedBytes?: number
   /** How long close() waits for calls in flight, in ms. */
   readonly stopTimeout?: number
+  /** The operations dashboard at `/ops`: poll interval, history length... (services/ops/options.ts). */
+  readonly ops?: OpsOptions
   readonly logger?: Logger
 }
 
@@ -35,6 +38,7 @@ export const DEFAULT_GATEWAY_OPTIONS: ResolvedGatewayOptions = {
   seenPerSession: 1_024,
   maxBufferedBytes: 4 * 1024 * 1024,
   stopTimeout: 5_000,
+  ops: DEFAULT_OPS_OPTIONS,
   logger: stderrLogger('warn'),
 }
 
@@ -49,6 +53,7 @@ export function resolveGatewayOptions(options: GatewayOptions = {}): ResolvedGat
     if (!(Number.isInteger(o[key]) && o[key] > 0)) throw new TypeError(`${key} must be a positive integer, got ${o[key]}`)
   }
   if (o.hardFrameBytes < o.maxFrameBytes) throw new TypeError('hardFrameBytes must be at least maxFrameBytes')
+  o.ops = resolveOpsOptions(o.ops)
   if (!(o.stopTimeout >= 0)) throw new TypeError(`stopTimeout must be >= 0, got ${o.stopTimeout}`)
   return o
 }

@@ -1,0 +1,97 @@
+import t from 'tap'
+import { client } from '../../src/index.ts'
+import { startGateway } from '../../services/gateway/gateway.ts'
+import { OpsMonitor } from '../../services/ops/monitor.ts'
+import { resolveOpsOptions } from '../../services/ops/options.ts'
+import type { OpsSnapshot } from '../../services/ops/snapshot.ts'
+import { Echo } from '../fixtures/echo-contract.ts'
+import { startEcho } from '../fixtures/echo-worker.ts'
+import { connectFor, serverFor } from '../harness/index.ts'
+
+const echoOf = (s: OpsSnapshot) => s.services.find((x) => x.name === 'echo')
+
+t.test('ops monitor - options are checked', async (t) => {
+  t.throws(() => resolveOpsOptions({ intervalMs: 0 }), /intervalMs must be a positive integer/)
+  t.throws(() => resolveOpsOptions({ intervalMs: 500, wait: 500 }), /must be shorter than intervalMs/)
+  t.equal(resolveOpsOptions({ windowMs: 3_000 }).windowMs, 3_000)
+})
+
+t.test('ops monitor - counts, rates, errors and instances from $SRV.STATS', async (t) => {
+  const server = await serverFor(t, { jetstream: false })
+  const nc = await connectFor(t, server.url)
+  const w1 = await startEcho(nc, 'w1')
+  const w2 = await startEcho(nc, 'w2')
+  t.teardown(() => Promise.all([w1.stop(), w2.stop()]))
+  const monitor = new OpsMonitor(nc, { intervalMs: 60_000, wait: 500, missesToDrop: 2 })
+  t.teardown(() => monitor.stop())
+  t.equal(monitor.snapshot().polls, 0, 'nothing is asked before start()')
+
+  const first = await monitor.poll()
+  const echo0 = echoOf(first)!
+  t.equal(echo0.instances.length, 2, 'both instances are listed')
+  t.same(echo0.versions, [Echo.version], 'with their version')
+
+  const echo = client(nc, Echo, { timeout: 2_000 })
+  for (let i = 0; i < 8; i++) await echo.echo({ text: `x${i}` })
+  for (let i = 0; i < 2; i++) await echo.fail({ kind: 'not-found' }).catch(() => undefined)
+  const second = echoOf(await monitor.poll())!
+  const m = second.methods.find((x) => x.name === 'echo')!
+  const f = second.methods.find((x) => x.name === 'fail')!
+  t.equal(m.requests, 8, 'requests are summed over the instances')
+  t.ok(m.rate > 0, 'the rate is above zero after calls')
+  t.ok(m.avgMs >= 0, 'an average latency is given')
+  t.equal(f.errors, 2, 'errors are counted')
+  t.equal(f.errorRatio, 1, 'every fail call failed')
+  t.ok(second.rate.at(-1)! > 0, 'the service series shows the calls')
+  t.equal(second.rate.length, 2, 'one point per poll')
+
+  await w2.stop()
+  const gone1 = echoOf(await monitor.poll())!
+  t.equal(gone1.instances.filter((i) => i.stale).length, 1, 'a stopped instance is marked stale at its first miss')
+  const gone2 = echoOf(await monitor.poll())!
+  t.equal(gone2.instances.length, 1, 'and dropped at the second')
+  const idle = echoOf(await monitor.poll())!
+  const total = idle.methods.reduce((n, x) => n + x.requests, 0)
+  t.equal(total, idle.instances[0]!.requests, 'totals are those of the live instances only')
+})
+
+t.test('ops monitor - the gateway serves the pages, the dashboard data and lists itself', async (t) => {
+  const server = await serverFor(t, { jetstream: false })
+  const nc = await connectFor(t, server.url)
+  const gw = await startGateway(nc, { port: 0, ops: { intervalMs: 1_000, wait: 300 } })
+  t.teardown(() => gw.close())
+  t.equal(gw.httpUrl, `http://127.0.0.1:${gw.port}/`)
+
+  for (const [path, type] of [
+    ['/', 'text/html'],
+    ['/app.js', 'text/javascript'],
+    ['/style.css', 'text/css'],
+    ['/ops', 'text/html'],
+    ['/ops.js', 'text/javascript'],
+    ['/chart.js', 'text/javascript'],
+  ] as const) {
+    const res = await fetch(new URL(path, gw.httpUrl))
+    t.equal(res.status, 200, `GET ${path}`)
+    t.match(res.headers.get('content-type'), type, `${path} is ${type}`)
+    t.ok((await res.text()).length > 100, `${path} has a body`)
+  }
+  const page = await fetch(gw.httpUrl)
+  t.match(page.headers.get('content-security-policy'), "default-src 'self'", 'pages carry a content security policy')
+  t.equal((await fetch(new URL('/nope', gw.httpUrl))).status, 404, 'unknown paths get 404')
+  t.equal((await fetch(new URL('/ops/api', gw.httpUrl), { method: 'POST' })).status, 404, 'only GET reads the dashboard')
+
+  const snap = (await (await fetch(new URL('/ops/api', gw.httpUrl))).json()) as OpsSnapshot
+  const self = snap.services.find((s) => s.name === 'gateway')
+  t.ok(self, 'the gateway lists itself')
+  t.equal(self?.instances[0]?.metadata.connections, '0', 'with its connections count')
+
+  const ac = new AbortController()
+  const res = await fetch(new URL('/ops/events', gw.httpUrl), { signal: ac.signal })
+  t.match(res.headers.get('content-type'), 'text/event-stream', '/ops/events is a server-sent event stream')
+  const reader = res.body!.getReader()
+  let text = ''
+  while (!/^data: .*\n\n/m.test(text)) text += new TextDecoder().decode((await reader.read()).value)
+  const event = JSON.parse(/^data: (.*)$/m.exec(text)![1]!) as OpsSnapshot
+  t.ok(event.services.some((s) => s.name === 'gateway'), 'its events carry snapshots')
+  ac.abort()
+})
