@@ -232,6 +232,7 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
         c.span = span
         out = await (span.otelContext === undefined ? e.run(c) : runInSpan(span, () => e.run(c)))
       }
+      if (deadline !== Infinity && Date.now() >= deadline) throw systemError('DEADLINE_EXCEEDED', `${e.subject} finished after its deadline`)
       this.#respond(msg, encodeOk(out), undefined)
     } catch (err) {
       failure = toFailure(err, e.spec, this.options.logger, { service: this.contract.name, method: e.name, id: ctx?.id })

@@ -68,7 +68,7 @@ t.test('nats.conf - roles and permissions', async (t) => {
 
   t.test("nats.conf - a module's credentials cannot serve another module's subjects", async (t) => {
     const before = userErrors.length
-    await serve(userNc, FriendLike, { ping: () => ({ by: 'impostor' }) }).then((w) => w.stop())
+    await t.rejects(serve(userNc, FriendLike, { ping: () => ({ by: 'impostor' }) }), /friend worker cannot subscribe to rpc\.friend\.ping/)
     await delay(100)
     t.match(userErrors.slice(before).join('\n'), /Permissions Violation for Subscription to "rpc\.friend\./)
     t.equal(await code(client(clientNc, FriendLike, { timeout: 500 }).ping({})), 'UNAVAILABLE', 'nobody answers rpc.friend.ping')
