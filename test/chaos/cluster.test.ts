@@ -111,5 +111,5 @@ t.test('cluster - losing one of three servers under load: calls keep being serve
   t.equal(after.failed + after.hung + after.wrong, 0, 'after reconnect every call succeeds')
   await kv.put('after', enc.encode('after'))
   t.equal(dec.decode((await kv.get('after'))!.value), 'after', 'the R3 bucket takes writes with two servers left')
-  t.same(workers.map((p) => p.proc.exitCode), [null, null], 'the worker processes never restarted')
+  t.same(workers.map((p) => p.child.exitCode), [null, null], 'the worker processes never restarted')
 })

@@ -126,8 +126,8 @@ t.test('fuzz - malformed requests to every method of the echo service and of eve
 
   t.test('fuzz - echo', async (t) => {
     const echo = client(nc, Echo, { timeout: 3_000 })
-    await fuzzService(t, nc, Echo, [echoProc.pid], async () => t.same(await echo.echo({ text: 'alive' }), { text: 'alive', worker: 'f1' }))
-    t.equal(echoProc.proc.exitCode, null, 'the echo worker process is still running')
+    await fuzzService(t, nc, Echo, [echoProc.child.pid!], async () => t.same(await echo.echo({ text: 'alive' }), { text: 'alive', worker: 'f1' }))
+    t.equal(echoProc.child.exitCode, null, 'the echo worker process is still running')
   })
 
   const chat: [AnyContract, () => Promise<string>][] = [

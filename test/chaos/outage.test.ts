@@ -61,7 +61,7 @@ t.test('caller - connection loss: calls fail fast with UNAVAILABLE, work again a
 
   // Down for longer than nats.js's default 10 reconnect attempts (200 ms apart): the workers must keep trying.
   await delay(4_000)
-  t.equal(workers[0]!.proc.exitCode, null, 'worker o1 still running while the server is down')
+  t.equal(workers[0]!.child.exitCode, null, 'worker o1 still running while the server is down')
   const before = workers.map((w) => (w.output().match(/status reconnect\b/g) ?? []).length)
   await server.restart()
   await until(() => caller.connected, 'the client to reconnect')
@@ -81,5 +81,5 @@ t.test('caller - connection loss: calls fail fast with UNAVAILABLE, work again a
   rows.push({ scenario: 'outage: calls after the server is back', calls: after.calls, failed: after.failed, lost: after.hung + after.wrong, codes: after.codes, note: 'same client, same worker processes' })
   t.equal(after.failed + after.hung + after.wrong, 0, 'every call after reconnect succeeds')
   t.same([...tags].sort(), ['o1', 'o2'], 'both original worker processes serve again')
-  t.same(workers.map((w) => w.proc.exitCode), [null, null], 'no worker process was restarted')
+  t.same(workers.map((w) => w.child.exitCode), [null, null], 'no worker process was restarted')
 })

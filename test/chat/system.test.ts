@@ -1,20 +1,12 @@
 import type { NatsConnection } from '@nats-io/nats-core'
 import t from 'tap'
-import { decodeBody, encodeBody, RpcError } from '../../src/index.ts'
-import { connectFor, serverFor } from '../harness/index.ts'
+import { decodeBody, encodeBody } from '../../src/index.ts'
+import { connectFor, failureOf, serverFor } from '../harness/index.ts'
 import { chatClients, logIn, signUp, startSystem, type TestUser } from '../harness/system.ts'
 
 type Msg = { messageId: string; kind: string; from: string; text: string; to?: string; groupId?: string; sentAt: number }
 
-async function rejects(p: Promise<unknown>): Promise<RpcError> {
-  try {
-    await p
-  } catch (err) {
-    if (err instanceof RpcError) return err
-    throw err
-  }
-  throw new Error('expected the call to fail')
-}
+const rejects = (p: Promise<unknown>) => failureOf(p)
 
 /** Plays an online gateway for `userId`: answers chat.deliver and chat.presence, and records what it got. */
 async function fakeGateway(nc: NatsConnection, userId: string, sessions = 1) {

@@ -2,19 +2,11 @@ import { connect } from '@nats-io/transport-node'
 import { headers as natsHeaders } from '@nats-io/nats-core'
 import t from 'tap'
 import { client, decodeEnvelope, encodeBody, Header, isRpcError, RpcError, serve } from '../../src/index.ts'
-import { connectFor, serverFor } from '../harness/index.ts'
+import { connectFor, failureOf, serverFor } from '../harness/index.ts'
 import { Echo, EchoV2 } from '../fixtures/echo-contract.ts'
 import { startEcho } from '../fixtures/echo-worker.ts'
 
-async function rejects(p: Promise<unknown>): Promise<RpcError> {
-  try {
-    await p
-  } catch (err) {
-    if (err instanceof RpcError) return err
-    throw err
-  }
-  throw new Error('expected the call to fail')
-}
+const rejects = (p: Promise<unknown>) => failureOf(p)
 
 t.test('rpc - against one worker', async (t) => {
   const server = await serverFor(t, { jetstream: false })

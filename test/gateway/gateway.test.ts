@@ -6,22 +6,14 @@ import { encodeBody, decodeBody } from '../../src/index.ts'
 import { CallError, GatewayConnection, type PushEvent } from '../../services/chat-client/connection.ts'
 import { startGateway, type Gateway } from '../../services/gateway/gateway.ts'
 import { CALLABLE, CHAT_CONTRACTS, INTERNAL_METHODS } from '../../services/gateway/methods.ts'
-import { connectFor, delay, serverFor } from '../harness/index.ts'
+import { connectFor, delay, failureOf, serverFor } from '../harness/index.ts'
 import { ROOT, startSystem } from '../harness/system.ts'
 import { parseLine } from '../../services/chat-client/commands.ts'
 
 const ADMIN_PASSWORD = 'gateway-test-admin-pw'
 const suffix = () => randomBytes(3).toString('hex')
 
-async function fails(p: Promise<unknown>): Promise<CallError> {
-  try {
-    await p
-  } catch (err) {
-    if (err instanceof CallError) return err
-    throw err
-  }
-  throw new Error('expected the call to fail')
-}
+const fails = (p: Promise<unknown>) => failureOf(p, CallError)
 
 /** Sends raw frames on a plain socket and collects every frame the gateway sends back. */
 async function rawSocket(url: string) {

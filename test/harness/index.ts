@@ -1,4 +1,5 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node'
+import { RpcError } from '../../src/index.ts'
 import type { Test } from 'tap'
 import { startServer, type NatsServer, type ServerOptions } from './nats-server.ts'
 
@@ -20,3 +21,25 @@ export async function connectFor(t: Test, servers: string | string[], opts: Para
 
 /** Resolves after `ms`. */
 export const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
+
+/** The error a call fails with; throws when it succeeds or fails with something other than `type`. */
+export async function failureOf<E extends Error = RpcError>(p: Promise<unknown>, type: abstract new (...args: never[]) => E = RpcError as never): Promise<E> {
+  try {
+    await p
+  } catch (err) {
+    if (err instanceof type) return err
+    throw err
+  }
+  throw new Error('expected the call to fail')
+}
+
+/** The status a call ends with: 'OK', or the code of the RpcError it throws. */
+export async function statusOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p
+    return 'OK'
+  } catch (err) {
+    if (err instanceof RpcError) return err.code
+    throw err
+  }
+}

@@ -8,20 +8,11 @@ import { randomBytes } from 'node:crypto'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { Kvm } from '@nats-io/kv'
 import t from 'tap'
-import { decodeBody, encodeBody, RpcError } from '../../src/index.ts'
-import { connectFor, delay, serverFor } from '../harness/index.ts'
+import { decodeBody, encodeBody } from '../../src/index.ts'
+import { connectFor, delay, serverFor, statusOf } from '../harness/index.ts'
 import { chatClients, logIn, signUp, startSystem, type SpawnedProcess, type TestUser } from '../harness/system.ts'
 
-/** The status code a call ends with ('OK' when it succeeds). */
-async function code(p: Promise<unknown>): Promise<string> {
-  try {
-    await p
-    return 'OK'
-  } catch (err) {
-    if (err instanceof RpcError) return err.code
-    throw err
-  }
-}
+const code = statusOf
 
 /** Every secret a test typed as a password; none may appear anywhere but in register/login requests. */
 const secrets = new Set<string>()

@@ -1,8 +1,8 @@
 import type { NatsConnection } from '@nats-io/nats-core'
 import t from 'tap'
 import Type from 'typebox'
-import { client, defineService, RpcError, serve } from '../../src/index.ts'
-import { delay, serverFor } from '../harness/index.ts'
+import { client, defineService, serve } from '../../src/index.ts'
+import { delay, serverFor, statusOf } from '../harness/index.ts'
 import { confSecurity, connectAs, type ConfRole } from '../fixtures/nats-conf.ts'
 
 /** Stand-ins for two modules' contracts: what matters here is the subjects rpc.user.* and rpc.friend.*. */
@@ -18,15 +18,7 @@ function violations(nc: NatsConnection): string[] {
   return seen
 }
 
-async function code(p: Promise<unknown>): Promise<string> {
-  try {
-    await p
-    return 'OK'
-  } catch (err) {
-    if (err instanceof RpcError) return err.code
-    throw err
-  }
-}
+const code = statusOf
 
 t.test('nats.conf - roles and permissions', async (t) => {
   const server = await serverFor(t, { jetstream: false, extra: confSecurity() })

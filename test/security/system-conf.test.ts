@@ -9,23 +9,15 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { NatsConnection } from '@nats-io/nats-core'
 import t from 'tap'
-import { decodeBody, encodeBody, RpcError } from '../../src/index.ts'
+import { decodeBody, encodeBody } from '../../src/index.ts'
 import { confSecurity, connectAs } from '../fixtures/nats-conf.ts'
-import { delay, monitor, serverFor } from '../harness/index.ts'
+import { delay, monitor, serverFor, statusOf } from '../harness/index.ts'
 import { chatClients, logIn, signUp, startSystem } from '../harness/system.ts'
 import { MODULE_NAMES } from '../../services/shared/modules.ts'
 
 const VIOLATION = /Permissions? Violation|Violation/i
 
-async function code(p: Promise<unknown>): Promise<string> {
-  try {
-    await p
-    return 'OK'
-  } catch (err) {
-    if (err instanceof RpcError) return err.code
-    throw err
-  }
-}
+const code = statusOf
 
 /** The async errors (permission violations among them) the server sent to `nc`. */
 function errorsOf(nc: NatsConnection): string[] {
