@@ -4,6 +4,7 @@
  */
 import { pinoLogger } from '../src/index.ts'
 import { connectNats } from './shared/connect.ts'
+import { stopOnSignals } from './shared/lifecycle.ts'
 import { MODULE_NAMES, MODULES, isModuleName } from './shared/modules.ts'
 import { chatOptionsFromEnv } from './shared/options.ts'
 
@@ -18,19 +19,4 @@ const worker = await MODULES[name](nc, { ...chatOptionsFromEnv(process.env), log
 const methods = Object.keys(worker.contract.methods).join(', ')
 process.stdout.write(`${name} worker ${worker.id} serving rpc.${name}.* (${methods}) via ${nc.getServer()}\n`)
 
-let stopping = false
-const stop = async (signal: string) => {
-  if (stopping) return
-  stopping = true
-  process.stdout.write(`${name} worker ${worker.id} stopping on ${signal}\n`)
-  await worker.stop()
-  await nc.drain().catch(() => undefined)
-  process.exit(0)
-}
-process.once('SIGTERM', () => void stop('SIGTERM'))
-process.once('SIGINT', () => void stop('SIGINT'))
-void nc.closed().then((err) => {
-  if (stopping) return
-  process.stderr.write(`${name} worker: connection closed${err ? `: ${err.message}` : ''}\n`)
-  process.exit(1)
-})
+stopOnSignals(`${name} worker ${worker.id}`, nc, () => worker.stop())

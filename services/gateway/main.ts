@@ -4,6 +4,7 @@
  */
 import { stderrLogger } from '../../src/index.ts'
 import { connectNats } from '../shared/connect.ts'
+import { stopOnSignals } from '../shared/lifecycle.ts'
 import { startGateway } from './gateway.ts'
 import { portFromEnv } from './options.ts'
 
@@ -16,7 +17,7 @@ try {
 }
 
 const nc = await connectNats('gateway')
-let gateway
+let gateway: Awaited<ReturnType<typeof startGateway>>
 try {
   gateway = await startGateway(nc, { port, logger: stderrLogger('warn') })
 } catch (err) {
@@ -26,19 +27,4 @@ try {
 }
 process.stdout.write(`gateway serving ${gateway.url} via ${nc.getServer()}\n`)
 
-let stopping = false
-const stop = async (signal: string) => {
-  if (stopping) return
-  stopping = true
-  process.stdout.write(`gateway stopping on ${signal}\n`)
-  await gateway.close()
-  await nc.drain().catch(() => undefined)
-  process.exit(0)
-}
-process.once('SIGTERM', () => void stop('SIGTERM'))
-process.once('SIGINT', () => void stop('SIGINT'))
-void nc.closed().then((err) => {
-  if (stopping) return
-  process.stderr.write(`gateway: connection closed${err ? `: ${err.message}` : ''}\n`)
-  process.exit(1)
-})
+stopOnSignals('gateway', nc, () => gateway.close())
