@@ -11,6 +11,7 @@ export interface CliArgs {
   readonly server: string
   readonly user: string | undefined
   readonly password: string | undefined
+  readonly inboxPrefix: string | undefined
   readonly json: boolean
   readonly long: boolean
   readonly auth: string | undefined
@@ -39,6 +40,7 @@ options:
   -s, --server <url>         NATS server (env NATS_URL, default ${DEFAULT_SERVER})
       --user <name>          NATS user (env NATS_USER)
       --password <secret>    NATS password (env NATS_PASS)
+      --inbox-prefix <p>     reply inbox prefix (env NATS_INBOX_PREFIX; default _INBOX_<user> with --user, else _INBOX)
       --json                 machine-readable output
   -l, --long                 ls: one line per instance
       --auth <token>         call: sends Authorization: Bearer <token>
@@ -55,6 +57,11 @@ function positive(name: string, raw: string | undefined, fallback: number): numb
   return n
 }
 
+/** Per-user reply inboxes (`_INBOX_<user>`), as servers that keep users from reading each other's replies expect. */
+function inboxPrefixFor(user: string | undefined): string | undefined {
+  return user === undefined || user === '' ? undefined : `_INBOX_${user}`
+}
+
 /** Parses argv (without node and script) with the environment as fallback; throws UsageError. */
 export function parseCli(argv: readonly string[], env: Record<string, string | undefined>): CliArgs {
   let parsed
@@ -66,6 +73,7 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
         server: { type: 'string', short: 's' },
         user: { type: 'string' },
         password: { type: 'string' },
+        'inbox-prefix': { type: 'string' },
         json: { type: 'boolean', default: false },
         long: { type: 'boolean', short: 'l', default: false },
         auth: { type: 'string' },
@@ -88,6 +96,7 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
     server: v.server ?? env.NATS_URL ?? DEFAULT_SERVER,
     user: v.user ?? env.NATS_USER,
     password: v.password ?? env.NATS_PASS,
+    inboxPrefix: v['inbox-prefix'] ?? env.NATS_INBOX_PREFIX ?? inboxPrefixFor(v.user ?? env.NATS_USER),
     json: v.json,
     long: v.long,
     auth: v.auth,

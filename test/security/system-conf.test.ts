@@ -12,6 +12,7 @@ import t from 'tap'
 import { decodeBody, encodeBody } from '../../src/index.ts'
 import { confSecurity, connectAs } from '../fixtures/nats-conf.ts'
 import { delay, monitor, serverFor, statusOf } from '../harness/index.ts'
+import { cli } from '../fixtures/micro/cli.ts'
 import { chatClients, logIn, signUp, startSystem } from '../harness/system.ts'
 import { MODULE_NAMES } from '../../services/shared/modules.ts'
 
@@ -142,6 +143,19 @@ t.test('system conf - the chat system under the shipped permissions', async (t) 
     t.equal(last.length, before + 1)
     t.match(last.at(-1)?.msg as Msg, { kind: 'broadcast', from: 'admin', text: 'system notice' })
     t.same(await admin.admin.stats({}), { users: 4, online: 1, groups: 1, messages: 3 }, 'admin -> user/group/message.stats and chat.online')
+  })
+
+  t.test('system conf - the switchboard CLI works with the client role', async (t) => {
+    const ls = await cli(['ls', '--json', '--server', server.url], { NATS_USER: 'client', NATS_PASS: 'client-dev-pw' })
+    t.equal(ls.code, 0, ls.stderr)
+    const names = (JSON.parse(ls.stdout) as { name: string }[]).map((s) => s.name).sort()
+    t.same(names, ['admin', 'friend', 'group', 'message', 'user'])
+    const bad = await cli(['call', 'user.register', '{}', '--server', server.url, '--user', 'client', '--password', 'client-dev-pw'])
+    t.equal(bad.code, 1)
+    t.match(bad.stdout, /INVALID_ARGUMENT/)
+    const anon = await cli(['ls', '--server', server.url])
+    t.equal(anon.code, 2, 'no credentials: a clear connection error')
+    t.match(anon.stderr, /Authorization Violation/)
   })
 
   t.test('system conf - no permissions violation anywhere', async (t) => {
