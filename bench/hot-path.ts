@@ -1,0 +1,69 @@
+/**
+ * Micro-benchmark of the per-call pieces of the RPC hot path, in one process, no network:
+ * what each step costs in ns, to read next to a CPU profile of bench:rpc. `npx tsx bench/hot-path.ts`
+ */
+import { Decoder, Encoder } from '@msgpack/msgpack'
+import { nuid } from '@nats-io/nats-core'
+import { MsgHdrsImpl } from '@nats-io/nats-core/internal'
+import { decodeBody, decodeEnvelope, encodeBody, encodeOk, headersOf, wireHeadersOf } from '../src/codec.ts'
+import type { Msg } from '@nats-io/nats-core'
+import { fromMsgHdrs, toMsgHdrs } from '../src/headers.ts'
+import { validatorsOf } from '../src/validator.ts'
+import { BenchEcho } from './echo-contract.ts'
+import { echoPayload } from './payload.ts'
+
+const ITERATIONS = 50_000
+const ROUNDS = 15
+
+/** ns per call of `fn`, best of ROUNDS. */
+function time(name: string, fn: (i: number) => unknown): number {
+  let best = Infinity
+  let sink: unknown
+  for (let r = 0; r < ROUNDS; r++) {
+    const t0 = process.hrtime.bigint()
+    for (let i = 0; i < ITERATIONS; i++) sink = fn(i)
+    best = Math.min(best, Number(process.hrtime.bigint() - t0) / ITERATIONS)
+  }
+  if (sink === Symbol.for('never')) console.log(sink)
+  console.log(`${name.padEnd(58)} ${best.toFixed(0).padStart(6)} ns`)
+  return best
+}
+
+const payload = echoPayload('small')
+const body = encodeBody(payload)
+const reply = encodeOk(payload)
+const enc = new Encoder()
+const dec = new Decoder()
+const v = validatorsOf(BenchEcho.methods.echo)
+const record = { 'Rpc-Id': nuid.next(), 'Rpc-Deadline': String(Date.now() + 5000) }
+/** nats.js MsgHdrsImpl has encode(); the public MsgHdrs type does not show it. */
+const encodeHdrs = (h: unknown): Uint8Array => (h as { encode(): Uint8Array }).encode()
+const hdrBytes = encodeHdrs(toMsgHdrs(record))
+
+console.log(`hot path pieces (${ITERATIONS} iterations, best of ${ROUNDS}); payload ${body.length} B`)
+console.log('-- caller side')
+time('headers: toMsgHdrs(Rpc-Id, Rpc-Deadline) + encode() (today)', () => encodeHdrs(toMsgHdrs(record, { 'Rpc-Deadline': record['Rpc-Deadline'] })))
+const built = toMsgHdrs(record)
+time('  of which toMsgHdrs() alone', () => toMsgHdrs(record, { 'Rpc-Deadline': record['Rpc-Deadline'] }))
+time('  of which MsgHdrs.encode() alone', () => encodeHdrs(built))
+const te = new TextEncoder()
+time('headers: one string + shared TextEncoder', () => te.encode(`NATS/1.0\r\nRpc-Id: ${record['Rpc-Id']}\r\nRpc-Deadline: ${record['Rpc-Deadline']}\r\n\r\n`))
+time('headers: wireHeadersOf(records).encode() (proposed client.ts)', () => wireHeadersOf(record, { 'Rpc-Deadline': record['Rpc-Deadline'] }).encode())
+const none: Record<string, string> | undefined = undefined
+time('{...a, ...b, ...c} header record + nuid.next()', () => ({ ...(none ?? {}), ...{}, ...{}, 'Rpc-Id': nuid.next() }))
+time('setTimeout + clearTimeout', () => clearTimeout(setTimeout(() => {}, 5000)))
+time('input Check (compiled TypeBox)', () => v.input.Check(payload))
+time('encodeBody (shared Encoder)', () => encodeBody(payload))
+time('decodeEnvelope (shared Decoder)', () => decodeEnvelope(reply))
+time('raw: enc.encode + dec.decode (what raw-shared does)', () => dec.decode(enc.encode(payload)))
+console.log('-- worker side')
+time('headers: MsgHdrsImpl.decode + fromMsgHdrs (today)', () => fromMsgHdrs(MsgHdrsImpl.decode(hdrBytes)))
+const rdata = new Uint8Array(hdrBytes.length + body.length)
+rdata.set(hdrBytes)
+rdata.set(body, hdrBytes.length)
+const fakeMsg = () => ({ _msg: { hdr: hdrBytes.length }, _rdata: rdata }) as unknown as Msg
+time('headers: headersOf(msg) from raw bytes (proposed worker.ts)', () => headersOf(fakeMsg()))
+time('decodeBody', () => decodeBody(body))
+time('input + output Check', () => v.input.Check(payload) && v.output.Check(payload))
+time('encodeOk', () => encodeOk(payload))
+time('performance.now() x2 + Date.now()', () => performance.now() + performance.now() + Date.now())
