@@ -5,9 +5,9 @@
 import { Decoder, Encoder } from '@msgpack/msgpack'
 import { nuid } from '@nats-io/nats-core'
 import { MsgHdrsImpl } from '@nats-io/nats-core/internal'
-import { decodeBody, decodeEnvelope, encodeBody, encodeOk, headersOf, wireHeadersOf } from '../src/codec.ts'
+import { decodeBody, decodeEnvelope, encodeBody, encodeOk } from '../src/codec.ts'
 import type { Msg } from '@nats-io/nats-core'
-import { fromMsgHdrs, toMsgHdrs } from '../src/headers.ts'
+import { fromMsgHdrs, readHeaders as headersOf, toMsgHdrs, wireHeaders } from '../src/headers.ts'
 import { validatorsOf } from '../src/validator.ts'
 import { BenchEcho } from './echo-contract.ts'
 import { echoPayload } from './payload.ts'
@@ -48,7 +48,7 @@ time('  of which toMsgHdrs() alone', () => toMsgHdrs(record, { 'Rpc-Deadline': r
 time('  of which MsgHdrs.encode() alone', () => encodeHdrs(built))
 const te = new TextEncoder()
 time('headers: one string + shared TextEncoder', () => te.encode(`NATS/1.0\r\nRpc-Id: ${record['Rpc-Id']}\r\nRpc-Deadline: ${record['Rpc-Deadline']}\r\n\r\n`))
-time('headers: wireHeadersOf(records).encode() (proposed client.ts)', () => wireHeadersOf(record, { 'Rpc-Deadline': record['Rpc-Deadline'] }).encode())
+time('headers: wireHeaders(records).encode() (client.ts)', () => (wireHeaders(record, { 'Rpc-Deadline': record['Rpc-Deadline'] }) as unknown as { encode(): Uint8Array }).encode())
 const none: Record<string, string> | undefined = undefined
 time('{...a, ...b, ...c} header record + nuid.next()', () => ({ ...(none ?? {}), ...{}, ...{}, 'Rpc-Id': nuid.next() }))
 time('setTimeout + clearTimeout', () => clearTimeout(setTimeout(() => {}, 5000)))
@@ -62,7 +62,7 @@ const rdata = new Uint8Array(hdrBytes.length + body.length)
 rdata.set(hdrBytes)
 rdata.set(body, hdrBytes.length)
 const fakeMsg = () => ({ _msg: { hdr: hdrBytes.length }, _rdata: rdata }) as unknown as Msg
-time('headers: headersOf(msg) from raw bytes (proposed worker.ts)', () => headersOf(fakeMsg()))
+time('headers: readHeaders(msg) from raw bytes (worker.ts)', () => headersOf(fakeMsg()))
 time('decodeBody', () => decodeBody(body))
 time('input + output Check', () => v.input.Check(payload) && v.output.Check(payload))
 time('encodeOk', () => encodeOk(payload))

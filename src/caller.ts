@@ -1,5 +1,4 @@
 import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/nats-core'
-import { WireHeaders } from './codec.ts'
 import { systemError, type RpcError } from './rpc-error.ts'
 
 /**
@@ -56,14 +55,12 @@ export class Caller {
    * Rejects with UNAVAILABLE (no responders, connection down), DEADLINE_EXCEEDED, CANCELLED
    * or RESOURCE_EXHAUSTED (over the server's max_payload).
    */
-  request(subject: string, body: Uint8Array, headers: MsgHdrs | WireHeaders | undefined, timeoutMs: number, signal?: AbortSignal): Promise<Msg> {
+  request(subject: string, body: Uint8Array, headers: MsgHdrs | undefined, timeoutMs: number, signal?: AbortSignal): Promise<Msg> {
     if (!this.connected) return Promise.reject(systemError('UNAVAILABLE', `not connected to NATS: cannot call ${subject}`))
     if (signal?.aborted) return Promise.reject(systemError('CANCELLED', `call to ${subject} cancelled`, undefined, signal.reason))
     const max = this.nc.info?.max_payload
     if (max !== undefined && body.length > max) return Promise.reject(tooLarge(subject, body.length, max))
     if (this.#sub === undefined) this.#start()
-    // WireHeaders are already in wire form: nats.js publish() only calls their encode()
-    const wire = headers instanceof WireHeaders ? headers.asMsgHdrs() : headers
     const token = (++this.#seq).toString(36)
     return new Promise<Msg>((resolve, reject) => {
       const p = new Pending(subject, resolve, reject)
@@ -77,7 +74,7 @@ export class Caller {
         signal.addEventListener('abort', p.onAbort, { once: true })
       }
       try {
-        this.nc.publish(subject, body, { reply: `${this.#prefix}.${token}`, headers: wire })
+        this.nc.publish(subject, body, { reply: `${this.#prefix}.${token}`, headers })
       } catch (err) {
         const tooBig = max !== undefined && String((err as Error)?.message).includes('max_payload')
         this.#fail(token, tooBig ? tooLarge(subject, body.length, max) : systemError('UNAVAILABLE', `cannot publish to ${subject}: ${(err as Error).message}`, undefined, err))

@@ -4,7 +4,7 @@ import { OK, RETRYABLE_CODES, SystemCode, isSystemCode } from './codes.ts'
 import { compose, type Middleware } from './compose.ts'
 import type { AnyContract, InputOf, MethodName, MethodSpec, OutputOf } from './contract.ts'
 import { callerOf, type Caller } from './caller.ts'
-import { Header, fromMsgHdrs, toMsgHdrs, type HeaderRecord } from './headers.ts'
+import { Header, fromMsgHdrs, wireHeaders, type HeaderRecord } from './headers.ts'
 import { DEFAULT_RETRY, attemptTimeout, backoff, sleep, type RetryOptions } from './retry.ts'
 import { RpcError, systemError } from './rpc-error.ts'
 import { tracingFor, type CallSpan, type TraceMode } from './trace.ts'
@@ -202,7 +202,7 @@ async function sendWithRetry(caller: Caller, spec: MethodSpec, ctx: ClientContex
 }
 
 async function sendOnce(caller: Caller, spec: MethodSpec, ctx: ClientContext, body: Uint8Array, deadline: number, timeout: number): Promise<unknown> {
-  const msg = await caller.request(ctx.subject, body, toMsgHdrs(ctx.headers, { [Header.Deadline]: String(deadline) }), timeout, ctx.signal)
+  const msg = await caller.request(ctx.subject, body, wireHeaders(ctx.headers, { [Header.Deadline]: String(deadline) }), timeout, ctx.signal)
   const env = decodeEnvelope(msg.data)
   if (env === undefined) throw systemError('INTERNAL', `malformed reply from ${ctx.subject}`)
   if (env.status === OK) return (env as { result: unknown }).result

@@ -1,4 +1,5 @@
-import { headers as natsHeaders, type MsgHdrs } from '@nats-io/nats-core'
+import { headers as natsHeaders, type Msg, type MsgHdrs } from '@nats-io/nats-core'
+import { systemError } from './rpc-error.ts'
 
 /** Header names of wire protocol v1. */
 export const Header = {
@@ -13,6 +14,39 @@ export const Header = {
 
 /** Headers passed to a call: a plain record of single values. */
 export type HeaderRecord = Readonly<Record<string, string>>
+
+const NAME = /^[!-9;-~]+$/
+const BAD_VALUE = /[\r\n]/
+const textEncoder = new TextEncoder()
+const textDecoder = new TextDecoder()
+
+/**
+ * Headers already in wire form (`NATS/1.0\r\nKey: value\r\n…\r\n\r\n`). nats.js `publish()` only calls `encode()`
+ * on the headers it is given, so this stands in for a MsgHdrs at a fraction of the cost of building one.
+ */
+class WireHeaders {
+  constructor(readonly bytes: Uint8Array) {}
+  encode(): Uint8Array {
+    return this.bytes
+  }
+}
+
+/**
+ * Request headers from records (later records win), encoded once in wire form. A name that is not a header token
+ * or a value with CR/LF is INVALID_ARGUMENT.
+ */
+export function wireHeaders(...records: (HeaderRecord | undefined)[]): MsgHdrs {
+  const merged: Record<string, string> = {}
+  for (const r of records) if (r !== undefined) for (const k in r) merged[k] = r[k]!
+  let s = 'NATS/1.0'
+  for (const k in merged) {
+    const v = merged[k]!
+    if (!NAME.test(k)) throw systemError('INVALID_ARGUMENT', `bad header name '${k.slice(0, 64)}'`)
+    if (BAD_VALUE.test(v)) throw systemError('INVALID_ARGUMENT', `header ${k}: values cannot contain CR or LF`)
+    s += `\r\n${k}: ${v.trim()}`
+  }
+  return new WireHeaders(textEncoder.encode(`${s}\r\n\r\n`)) as unknown as MsgHdrs
+}
 
 /** Builds nats.js headers from records; later records win. */
 export function toMsgHdrs(...records: (HeaderRecord | undefined)[]): MsgHdrs {
@@ -30,4 +64,36 @@ export function fromMsgHdrs(h: MsgHdrs | undefined): Record<string, string> {
   if (h === undefined) return out
   for (const [k, v] of h) if (v.length > 0) out[k] = v[0]!
   return out
+}
+
+/**
+ * The headers of a received message as a plain record (first value of each key), parsed straight from the
+ * message's header bytes instead of through nats.js's MsgHdrsImpl. Falls back to `msg.headers` when the nats.js
+ * internals it reads are not there.
+ */
+export function readHeaders(msg: Msg): Record<string, string> {
+  const m = msg as Msg & { _msg?: { hdr?: number }; _rdata?: Uint8Array }
+  const hdr = m._msg?.hdr
+  if (hdr === undefined || m._rdata === undefined) return fromMsgHdrs(msg.headers)
+  const out: Record<string, string> = {}
+  if (hdr <= 0) return out
+  const raw = m._rdata.subarray(0, hdr)
+  const s = raw.length <= 4096 && isAscii(raw) ? String.fromCharCode.apply(null, raw as unknown as number[]) : textDecoder.decode(raw)
+  let at = s.indexOf('\r\n')
+  while (at !== -1 && at + 2 < s.length) {
+    const end = s.indexOf('\r\n', at + 2)
+    const line = s.slice(at + 2, end === -1 ? s.length : end)
+    const colon = line.indexOf(':')
+    if (colon > 0) {
+      const k = line.slice(0, colon)
+      if (out[k] === undefined) out[k] = line.slice(colon + 1).trim()
+    }
+    at = end
+  }
+  return out
+}
+
+function isAscii(b: Uint8Array): boolean {
+  for (let i = 0; i < b.length; i++) if (b[i]! > 0x7f) return false
+  return true
 }

@@ -5,7 +5,7 @@ import { CallContext, type ContextHost, type HandlerContext } from './context.ts
 import type { AnyContract, InputOf, MethodName, OutputOf } from './contract.ts'
 import { Endpoint, type EndpointStats } from './endpoint.ts'
 import { toFailure, type Failure } from './failure.ts'
-import { Header, fromMsgHdrs, toMsgHdrs } from './headers.ts'
+import { Header, readHeaders, wireHeaders } from './headers.ts'
 import type { MetricsServer, MethodMetrics } from './metrics.ts'
 import { subscribeMicro } from './micro.ts'
 import { CallObserver, levelOn } from './observer.ts'
@@ -210,7 +210,7 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
     let span: CallSpan | undefined
     let headers: Record<string, string> | undefined
     try {
-      headers = fromMsgHdrs(msg.headers)
+      headers = readHeaders(msg)
       if (obs?.tracing !== undefined) span = obs.tracing.start('server', this.contract.name, e.name, headers[Header.TraceParent])
       const deadline = parseDeadline(headers[Header.Deadline])
       if (deadline <= Date.now()) throw systemError('DEADLINE_EXCEEDED', `deadline passed before ${e.subject} ran`)
@@ -256,7 +256,7 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
       const headers =
         f === undefined
           ? undefined
-          : toMsgHdrs({ [Header.ServiceError]: headerSafe(f.message), [Header.ServiceErrorCode]: String(f.status) })
+          : wireHeaders({ [Header.ServiceError]: headerSafe(f.message), [Header.ServiceErrorCode]: String(f.status) })
       msg.respond(body, { headers })
     } catch (err) {
       if (f?.code === 'RESOURCE_EXHAUSTED' || this.nc.isClosed()) return

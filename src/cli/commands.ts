@@ -1,7 +1,7 @@
 import { nuid, type NatsConnection } from '@nats-io/nats-core'
 import { decodeEnvelope, encodeBody } from '../codec.ts'
 import { OK } from '../codes.ts'
-import { Header, toMsgHdrs } from '../headers.ts'
+import { Header, wireHeaders } from '../headers.ts'
 import { MicroMeta, type MicroInfo, type MicroStats } from '../micro.ts'
 import type { CliArgs } from './args.ts'
 import { UsageError } from './args.ts'
@@ -141,7 +141,7 @@ export async function call(nc: NatsConnection, args: CliArgs, io: Io): Promise<n
   if (args.auth !== undefined) headers[Header.Authorization] = `Bearer ${args.auth}`
   let envelope: unknown
   try {
-    const reply = await nc.request(subject, encodeBody(input), { timeout: args.timeout, headers: toMsgHdrs(headers) })
+    const reply = await nc.request(subject, encodeBody(input), { timeout: args.timeout, headers: wireHeaders(headers) })
     envelope = decodeEnvelope(reply.data) ?? { status: 'INTERNAL', message: `malformed reply from ${subject}` }
   } catch (err) {
     const msg = String((err as Error)?.message)

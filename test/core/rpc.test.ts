@@ -32,6 +32,15 @@ t.test('rpc - against one worker', async (t) => {
     t.match(err.data, { issues: [{ path: '/text' }] })
   })
 
+  t.test('rpc - malformed request headers are INVALID_ARGUMENT before sending', async (t) => {
+    for (const headers of [{ 'Bad Name': 'v' }, { 'X-Ok': 'a\r\nInjected: 1' }, { 'Colon:Name': 'v' }]) {
+      const err = await rejects(echo.echo({ text: 'x' }, { headers }))
+      t.equal(err.code, 'INVALID_ARGUMENT', JSON.stringify(headers))
+    }
+    const ok = await echo.whoami({}, { headers: { 'X-Trace-Me': ' padded ', Authorization: 'Bearer ünï' } })
+    t.equal(ok.auth, 'Bearer ünï', 'UTF-8 values pass through')
+  })
+
   t.test('rpc - the worker validates input too', async (t) => {
     const loose = client(nc, Echo, { validateInput: false })
     const err = await rejects(loose.slow({ ms: -5 }))
