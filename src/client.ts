@@ -1,4 +1,4 @@
-import { nuid, type NatsConnection } from '@nats-io/nats-core'
+import { nuid, type Msg, type NatsConnection } from '@nats-io/nats-core'
 import { decodeEnvelope, encodeBody } from './codec.ts'
 import { OK, RETRYABLE_CODES, SystemCode, isSystemCode } from './codes.ts'
 import { compose, type Middleware } from './compose.ts'
@@ -130,19 +130,19 @@ export function client<C extends AnyContract>(nc: NatsConnection, contract: C, o
 /** @internal A client whose calls inherit `scope` (used for calls made inside handlers). */
 export function createClient<C extends AnyContract>(nc: NatsConnection, contract: C, opts: ResolvedClientOptions, scope?: CallScope): Client<C> {
   const caller = callerOf(nc)
-  const send = (ctx: ClientContext) => sendWithRetry(caller, contract.methods[ctx.method]!, ctx, opts)
-  const run = compose(opts.middleware, send)
+  const last = (ctx: ClientContext) => send(caller, contract.methods[ctx.method]!, ctx, opts)
+  const run = compose(opts.middleware, last)
+  const subjects = new Map(Object.keys(contract.methods).map((m) => [m, `${opts.prefix}.${contract.name}.${m}`]))
   const tracing = tracingFor(opts.trace)
-  const $call = (method: string, input: unknown, call: CallOptions = {}): Promise<unknown> => {
-    const spec = Object.hasOwn(contract.methods, method) ? contract.methods[method] : undefined
-    const subject = `${opts.prefix}.${contract.name}.${method}`
-    if (spec === undefined) return Promise.reject(systemError('UNIMPLEMENTED', `${contract.name} has no method '${method}'`))
+  const $call = (method: string, input: unknown, call?: CallOptions): Promise<unknown> => {
+    const subject = subjects.get(method)
+    if (subject === undefined) return Promise.reject(systemError('UNIMPLEMENTED', `${contract.name} has no method '${method}'`))
     const now = Date.now()
-    let deadline = now + (call.timeout ?? opts.timeout)
+    let deadline = now + (call?.timeout ?? opts.timeout)
     if (scope !== undefined && scope.deadline < deadline) deadline = scope.deadline
-    const headers: Record<string, string> = { ...scope?.headers, ...opts.headers, ...call.headers }
-    headers[Header.Id] = call.id ?? scope?.nextId() ?? nuid.next()
-    const ctx: ClientContext = { service: contract.name, method, subject, input, headers, deadline, signal: call.signal ?? scope?.signal }
+    const headers: Record<string, string> = { ...scope?.headers, ...opts.headers, ...call?.headers }
+    headers[Header.Id] = call?.id ?? scope?.nextId() ?? nuid.next()
+    const ctx: ClientContext = { service: contract.name, method, subject, input, headers, deadline, signal: call?.signal ?? scope?.signal }
     let span: CallSpan | undefined
     if (tracing !== undefined) {
       span = tracing.start('client', contract.name, method, headers[Header.TraceParent])
@@ -172,26 +172,34 @@ function ended(span: CallSpan): [(v: unknown) => unknown, (err: unknown) => neve
   ]
 }
 
-async function sendWithRetry(caller: Caller, spec: MethodSpec, ctx: ClientContext, opts: ResolvedClientOptions): Promise<unknown> {
+function send(caller: Caller, spec: MethodSpec, ctx: ClientContext, opts: ResolvedClientOptions): Promise<unknown> {
   if (opts.validateInput) {
     const v = validatorsOf(spec).input
     if (!v.Check(ctx.input)) {
       const issues = issuesOf(v, ctx.input)
-      throw systemError('INVALID_ARGUMENT', `invalid input for ${ctx.service}.${ctx.method}: ${describeIssues(issues)}`, { issues })
+      return Promise.reject(systemError('INVALID_ARGUMENT', `invalid input for ${ctx.service}.${ctx.method}: ${describeIssues(issues)}`, { issues }))
     }
   }
-  const body = encodeBody(ctx.input)
-  const attempts = spec.idempotent === true ? Math.max(1, opts.retry.attempts) : 1
+  let body: Uint8Array
+  try {
+    body = encodeBody(ctx.input)
+  } catch (err) {
+    return Promise.reject(systemError('INVALID_ARGUMENT', `input for ${ctx.service}.${ctx.method} cannot be encoded: ${(err as Error).message}`, undefined, err))
+  }
+  if (spec.idempotent === true && opts.retry.attempts > 1) return sendWithRetry(caller, spec, ctx, body, opts.retry)
+  return sendOnce(caller, spec, ctx, body, ctx.deadline - Date.now())
+}
+
+async function sendWithRetry(caller: Caller, spec: MethodSpec, ctx: ClientContext, body: Uint8Array, retry: RetryOptions): Promise<unknown> {
   for (let attempt = 1; ; attempt++) {
     const remaining = ctx.deadline - Date.now()
-    if (remaining <= 0) throw systemError('DEADLINE_EXCEEDED', `deadline of ${ctx.service}.${ctx.method} passed before it was sent`)
-    const timeout = attemptTimeout(remaining, attempts - attempt + 1)
+    const timeout = remaining <= 0 ? 0 : attemptTimeout(remaining, retry.attempts - attempt + 1)
     try {
-      return await sendOnce(caller, spec, ctx, body, Date.now() + timeout, timeout)
+      return await sendOnce(caller, spec, ctx, body, timeout)
     } catch (err) {
-      const retry = attempt < attempts && err instanceof RpcError && RETRYABLE_CODES.has(err.code)
-      if (!retry) throw err
-      const wait = Math.min(backoff(opts.retry, attempt + 1), Math.max(0, ctx.deadline - Date.now() - 1))
+      const again = attempt < retry.attempts && err instanceof RpcError && RETRYABLE_CODES.has(err.code)
+      if (!again) throw err
+      const wait = Math.min(backoff(retry, attempt + 1), Math.max(0, ctx.deadline - Date.now() - 1))
       try {
         await sleep(wait, ctx.signal)
       } catch (reason) {
@@ -201,8 +209,18 @@ async function sendWithRetry(caller: Caller, spec: MethodSpec, ctx: ClientContex
   }
 }
 
-async function sendOnce(caller: Caller, spec: MethodSpec, ctx: ClientContext, body: Uint8Array, deadline: number, timeout: number): Promise<unknown> {
-  const msg = await caller.request(ctx.subject, body, wireHeaders(ctx.headers, { [Header.Deadline]: String(deadline) }), timeout, ctx.signal)
+function sendOnce(caller: Caller, spec: MethodSpec, ctx: ClientContext, body: Uint8Array, timeout: number): Promise<unknown> {
+  if (timeout <= 0) return Promise.reject(systemError('DEADLINE_EXCEEDED', `deadline of ${ctx.service}.${ctx.method} passed before it was sent`))
+  let headers
+  try {
+    headers = wireHeaders(ctx.headers, { [Header.Deadline]: String(Date.now() + timeout) })
+  } catch (err) {
+    return Promise.reject(err)
+  }
+  return caller.request(ctx.subject, body, headers, timeout, ctx.signal).then((msg) => resultOf(spec, ctx, msg))
+}
+
+function resultOf(spec: MethodSpec, ctx: ClientContext, msg: Msg): unknown {
   const env = decodeEnvelope(msg.data)
   if (env === undefined) throw systemError('INTERNAL', `malformed reply from ${ctx.subject}`)
   if (env.status === OK) return (env as { result: unknown }).result

@@ -23,8 +23,7 @@ export interface ContextHost {
  * per-call `state` for middleware, and nested calls that inherit the deadline and pass-through headers.
  */
 export class CallContext<State extends object = Record<string, unknown>> {
-  /** Set by middleware, read by handlers (e.g. the authenticated user). */
-  readonly state: State = {} as State
+  #state: State | undefined = undefined
   /** The span of this call when tracing is on: its trace and span ids; nested calls become its children. */
   span: CallSpan | undefined = undefined
   #controller: AbortController | undefined = undefined
@@ -45,6 +44,11 @@ export class CallContext<State extends object = Record<string, unknown>> {
     /** The decoded, validated input. */
     public input: unknown,
   ) {}
+
+  /** Set by middleware, read by handlers (e.g. the authenticated user). Made on first use. */
+  get state(): State {
+    return (this.#state ??= {} as State)
+  }
 
   /** Fires at the deadline, or when the worker's stop() grace period runs out. */
   get signal(): AbortSignal {

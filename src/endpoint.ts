@@ -30,7 +30,8 @@ export class Endpoint {
     readonly queue: string,
     readonly spec: MethodSpec,
     readonly validators: MethodValidators,
-    readonly run: (ctx: CallContext<object>) => Promise<unknown>,
+    /** Middleware and handler: the result, or a promise of it when anything on the way is async. */
+    readonly run: (ctx: CallContext<object>) => unknown,
   ) {}
 
   /** Counts one answered call. */

@@ -57,16 +57,20 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
       if (typeof handler !== 'function') throw new TypeError(`no handler for ${contract.name}.${name}`)
       const validators = validatorsOf(spec)
       const checkOutput = options.validateOutput
-      const last = async (ctx: CallContext<object>): Promise<unknown> => {
-        const out = await handler(ctx.input, ctx)
+      const check = (out: unknown, ctx: CallContext<object>): unknown => {
         if (checkOutput && !validators.output.Check(out)) {
           options.logger.error({ service: contract.name, method: name, id: ctx.id, issues: issuesOf(validators.output, out) }, 'handler output does not match the contract')
           throw systemError('INTERNAL', 'internal error: result does not match the contract')
         }
         return out
       }
+      const last = (ctx: CallContext<object>): unknown => {
+        const out = handler(ctx.input, ctx)
+        return isThenable(out) ? out.then((v) => check(v, ctx)) : check(out, ctx)
+      }
       const subject = `${options.prefix}.${contract.name}.${name}`
-      this.#endpoints.set(name, new Endpoint(name, subject, queue, spec, validators, compose(options.middleware, last)))
+      const run = options.middleware.length === 0 ? last : compose(options.middleware, async (ctx: CallContext<object>) => last(ctx))
+      this.#endpoints.set(name, new Endpoint(name, subject, queue, spec, validators, run))
     }
   }
 
@@ -199,19 +203,20 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
       return
     }
     this.#inFlight++
-    void this.#handle(msg, endpoint)
+    this.#handle(msg, endpoint)
   }
 
-  async #handle(msg: Msg, e: Endpoint): Promise<void> {
+  /** Runs one call; answers synchronously when the handler and middleware are, else when the promise settles. */
+  #handle(msg: Msg, e: Endpoint): void {
     const t0 = performance.now()
-    const obs = this.#observer
-    let failure: Failure | undefined
-    let ctx: CallContext<object> | undefined
-    let span: CallSpan | undefined
+    let ctx: CallContext<object>
     let headers: Record<string, string> | undefined
+    let span: CallSpan | undefined
+    let out: unknown
     try {
       headers = readHeaders(msg)
-      if (obs?.tracing !== undefined) span = obs.tracing.start('server', this.contract.name, e.name, headers[Header.TraceParent])
+      const tracing = this.#observer?.tracing
+      if (tracing !== undefined) span = tracing.start('server', this.contract.name, e.name, headers[Header.TraceParent])
       const deadline = parseDeadline(headers[Header.Deadline])
       if (deadline <= Date.now()) throw systemError('DEADLINE_EXCEEDED', `deadline passed before ${e.subject} ran`)
       let input: unknown
@@ -225,25 +230,51 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
         throw systemError('INVALID_ARGUMENT', `invalid input for ${this.contract.name}.${e.name}: ${describeIssues(issues)}`, { issues })
       }
       ctx = new CallContext(this, this.contract.name, e.name, e.subject, headers[Header.Id] ?? nuid.next(), deadline, headers, input)
-      let out: unknown
-      if (span === undefined) out = await e.run(ctx)
+    } catch (err) {
+      this.#finish(msg, e, t0, undefined, headers?.[Header.Id], span, undefined, err)
+      return
+    }
+    try {
+      if (span === undefined) out = e.run(ctx)
       else {
         const c = ctx
         c.span = span
-        out = await (span.otelContext === undefined ? e.run(c) : runInSpan(span, () => e.run(c)))
+        out = span.otelContext === undefined ? e.run(c) : runInSpan(span, () => e.run(c))
       }
-      if (deadline !== Infinity && Date.now() >= deadline) throw systemError('DEADLINE_EXCEEDED', `${e.subject} finished after its deadline`)
-      this.#respond(msg, encodeOk(out), undefined)
     } catch (err) {
-      failure = toFailure(err, e.spec, this.options.logger, { service: this.contract.name, method: e.name, id: ctx?.id })
-      this.#reply(msg, failure)
-    } finally {
-      ctx?.dispose()
-      const ms = performance.now() - t0
-      e.record(ms, failure && `${failure.status}:${failure.message}`)
-      if (obs !== undefined) obs.end(e.name, ctx?.id ?? headers?.[Header.Id], ms, failure, span)
-      if (--this.#inFlight === 0) this.#idle?.()
+      this.#finish(msg, e, t0, ctx, ctx.id, span, undefined, err)
+      return
     }
+    if (isThenable(out)) {
+      out.then(
+        (v) => this.#finish(msg, e, t0, ctx, ctx.id, span, v, NO_ERROR),
+        (err: unknown) => this.#finish(msg, e, t0, ctx, ctx.id, span, undefined, err),
+      )
+    } else this.#finish(msg, e, t0, ctx, ctx.id, span, out, NO_ERROR)
+  }
+
+  /** Answers a call (its result, or `err` as an error envelope), then counts and observes it. */
+  #finish(msg: Msg, e: Endpoint, t0: number, ctx: CallContext<object> | undefined, id: string | undefined, span: CallSpan | undefined, out: unknown, err: unknown): void {
+    let failure: Failure | undefined
+    if (err === NO_ERROR && ctx !== undefined && Date.now() >= ctx.deadline) {
+      err = systemError('DEADLINE_EXCEEDED', `${e.subject} finished after its deadline`)
+    }
+    if (err === NO_ERROR) {
+      try {
+        this.#respond(msg, encodeOk(out), undefined)
+      } catch (encodeErr) {
+        err = encodeErr
+      }
+    }
+    if (err !== NO_ERROR) {
+      failure = toFailure(err, e.spec, this.options.logger, { service: this.contract.name, method: e.name, id })
+      this.#reply(msg, failure)
+    }
+    ctx?.dispose()
+    const ms = performance.now() - t0
+    e.record(ms, failure && `${failure.status}:${failure.message}`)
+    this.#observer?.end(e.name, id, ms, failure, span)
+    if (--this.#inFlight === 0) this.#idle?.()
   }
 
   #reply(msg: Msg, f: Failure): void {
@@ -265,6 +296,13 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
       this.#respond(msg, encodeFailure('RESOURCE_EXHAUSTED', message), { code: 'RESOURCE_EXHAUSTED', status: 429, message })
     }
   }
+}
+
+/** Marks a call that ended without an error (a handler may throw `undefined`). */
+const NO_ERROR: unique symbol = Symbol('no error')
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return typeof (v as PromiseLike<unknown> | null)?.then === 'function'
 }
 
 function parseDeadline(raw: string | undefined): number {

@@ -33,7 +33,7 @@ t.test('rpc - against one worker', async (t) => {
   })
 
   t.test('rpc - malformed request headers are INVALID_ARGUMENT before sending', async (t) => {
-    for (const headers of [{ 'Bad Name': 'v' }, { 'X-Ok': 'a\r\nInjected: 1' }, { 'Colon:Name': 'v' }]) {
+    for (const headers of [{ 'Bad Name': 'v' }, { 'X-Ok': 'a\r\nInjected: 1' }, { 'Colon:Name': 'v' }] as Record<string, string>[]) {
       const err = await rejects(echo.echo({ text: 'x' }, { headers }))
       t.equal(err.code, 'INVALID_ARGUMENT', JSON.stringify(headers))
     }
