@@ -213,7 +213,7 @@ function sendOnce(caller: Caller, spec: MethodSpec, ctx: ClientContext, body: Ui
   if (timeout <= 0) return Promise.reject(systemError('DEADLINE_EXCEEDED', `deadline of ${ctx.service}.${ctx.method} passed before it was sent`))
   let headers
   try {
-    headers = wireHeaders(ctx.headers, { [Header.Deadline]: String(Date.now() + timeout) })
+    headers = wireHeaders(ctx.headers, Header.Deadline, String(Date.now() + timeout))
   } catch (err) {
     return Promise.reject(err)
   }

@@ -9,20 +9,48 @@ export type Envelope =
 const encoder = new Encoder({ ignoreUndefined: true })
 const decoder = new Decoder()
 const EMPTY = new Uint8Array(0)
+/** `{ status: 'OK', result: ` of a two-entry msgpack map, written once; the encoded result follows. */
+const OK_HEAD = encoder.encode({ status: OK, result: null }).slice(0, -1)
 
 /** msgpack-encodes a body; `undefined` is the empty body. Returns a fresh copy that is safe to hand to nats.js. */
 export function encodeBody(value: unknown): Uint8Array {
   return value === undefined ? EMPTY : encoder.encode(value)
 }
 
-/** Decodes a msgpack body; the empty body is `undefined`. Throws on malformed input. */
+/** Decodes a msgpack body; the empty body is `undefined`. Throws on malformed input and past MAX_DEPTH levels. */
 export function decodeBody(bytes: Uint8Array): unknown {
-  return bytes.length === 0 ? undefined : decoder.decode(bytes)
+  if (bytes.length === 0) return undefined
+  const value = decoder.decode(bytes)
+  if (typeof value === 'object' && value !== null && tooDeep(value, MAX_DEPTH)) {
+    throw new RangeError(`nested deeper than ${MAX_DEPTH} levels`)
+  }
+  return value
+}
+
+/** How deep a decoded body may nest: replies add a level and the encoder stops at 100. */
+export const MAX_DEPTH = 64
+
+function tooDeep(value: object, budget: number): boolean {
+  if (budget === 0) return true
+  if (Array.isArray(value)) {
+    for (const v of value) if (typeof v === 'object' && v !== null && tooDeep(v, budget - 1)) return true
+  } else if (!ArrayBuffer.isView(value)) {
+    for (const k in value) {
+      const v = (value as Record<string, unknown>)[k]
+      if (typeof v === 'object' && v !== null && tooDeep(v, budget - 1)) return true
+    }
+  }
+  return false
 }
 
 /** Encodes a successful reply. */
 export function encodeOk(result: unknown): Uint8Array {
-  return encoder.encode({ status: OK, result })
+  if (result === undefined) return encoder.encode({ status: OK })
+  const value = encoder.encodeSharedRef(result)
+  const out = new Uint8Array(OK_HEAD.length + value.length)
+  out.set(OK_HEAD, 0)
+  out.set(value, OK_HEAD.length)
+  return out
 }
 
 /** Encodes an error reply. */

@@ -16,7 +16,6 @@ export const Header = {
 export type HeaderRecord = Readonly<Record<string, string>>
 
 const NAME = /^[!-9;-~]+$/
-const BAD_VALUE = /[\r\n]/
 const textEncoder = new TextEncoder()
 const textDecoder = new TextDecoder()
 
@@ -31,19 +30,31 @@ class WireHeaders {
   }
 }
 
-/**
- * Request headers from records (later records win), encoded once in wire form. A name that is not a header token
- * or a value with CR/LF is INVALID_ARGUMENT.
- */
-export function wireHeaders(...records: (HeaderRecord | undefined)[]): MsgHdrs {
-  const merged: Record<string, string> = {}
-  for (const r of records) if (r !== undefined) for (const k in r) merged[k] = r[k]!
-  let s = 'NATS/1.0'
-  for (const k in merged) {
-    const v = merged[k]!
+const goodNames = new Set<string>()
+
+function checkHeader(k: string, v: string): void {
+  if (!goodNames.has(k)) {
     if (!NAME.test(k)) throw systemError('INVALID_ARGUMENT', `bad header name '${k.slice(0, 64)}'`)
-    if (BAD_VALUE.test(v)) throw systemError('INVALID_ARGUMENT', `header ${k}: values cannot contain CR or LF`)
-    s += `\r\n${k}: ${v.trim()}`
+    if (goodNames.size < 1_000) goodNames.add(k)
+  }
+  if (v.indexOf('\r') !== -1 || v.indexOf('\n') !== -1) throw systemError('INVALID_ARGUMENT', `header ${k}: values cannot contain CR or LF`)
+}
+
+/**
+ * Request headers: `record` plus, when given, one more header `extraName: extraValue` (which wins), encoded once in
+ * wire form. A name that is not a header token or a value with CR/LF is INVALID_ARGUMENT.
+ */
+export function wireHeaders(record: HeaderRecord, extraName?: string, extraValue?: string): MsgHdrs {
+  let s = 'NATS/1.0'
+  for (const k in record) {
+    if (k === extraName) continue
+    const v = record[k]!
+    checkHeader(k, v)
+    s += `\r\n${k}: ${v}`
+  }
+  if (extraName !== undefined) {
+    checkHeader(extraName, extraValue!)
+    s += `\r\n${extraName}: ${extraValue}`
   }
   return new WireHeaders(textEncoder.encode(`${s}\r\n\r\n`)) as unknown as MsgHdrs
 }
@@ -78,7 +89,7 @@ export function readHeaders(msg: Msg): Record<string, string> {
   const out: Record<string, string> = {}
   if (hdr <= 0) return out
   const raw = m._rdata.subarray(0, hdr)
-  const s = raw.length <= 4096 && isAscii(raw) ? String.fromCharCode.apply(null, raw as unknown as number[]) : textDecoder.decode(raw)
+  const s = textDecoder.decode(raw)
   let at = s.indexOf('\r\n')
   while (at !== -1 && at + 2 < s.length) {
     const end = s.indexOf('\r\n', at + 2)
@@ -91,9 +102,4 @@ export function readHeaders(msg: Msg): Record<string, string> {
     at = end
   }
   return out
-}
-
-function isAscii(b: Uint8Array): boolean {
-  for (let i = 0; i < b.length; i++) if (b[i]! > 0x7f) return false
-  return true
 }

@@ -1,7 +1,7 @@
 import { connect } from '@nats-io/transport-node'
 import { headers as natsHeaders } from '@nats-io/nats-core'
 import t from 'tap'
-import { client, decodeEnvelope, encodeBody, Header, isRpcError, RpcError, serve } from '../../src/index.ts'
+import { client, decodeEnvelope, encodeBody, Header, isRpcError, MAX_DEPTH, RpcError, serve } from '../../src/index.ts'
 import { connectFor, failureOf, serverFor } from '../harness/index.ts'
 import { Echo, EchoV2 } from '../fixtures/echo-contract.ts'
 import { startEcho } from '../fixtures/echo-worker.ts'
@@ -299,4 +299,19 @@ t.test('rpc - serve() refuses handlers that do not match the contract', async (t
   const nc = await connectFor(t, server.url)
   t.throws(() => serve(nc, Echo, {} as never), /no handler for echo\.echo/)
   t.throws(() => serve(nc, Echo, { extra: () => 1 } as never), /no method 'extra'/)
+})
+
+t.test('rpc - a body nested past MAX_DEPTH is INVALID_ARGUMENT and never runs', async (t) => {
+  const server = await serverFor(t, { jetstream: false })
+  const nc = await connectFor(t, server.url)
+  const worker = await startEcho(nc, 'deep')
+  t.teardown(() => worker.stop())
+  let nested: unknown = 'leaf'
+  for (let i = 0; i < MAX_DEPTH + 5; i++) nested = { n: nested }
+  const reply = await nc.request('rpc.echo.echo', encodeBody({ text: 'x', nested }), { timeout: 1_000 })
+  t.match(decodeEnvelope(reply.data), { status: 'INVALID_ARGUMENT', message: /deeper than 64/ })
+  t.equal(worker.stats().find((s) => s.name === 'echo')!.num_requests, 1)
+  let fine: unknown = 'leaf'
+  for (let i = 0; i < MAX_DEPTH - 2; i++) fine = [fine]
+  t.same(await client(nc, Echo).echo({ text: 'y', nested: fine }), { text: 'y', nested: fine, worker: 'deep' }, 'nesting within the limit round-trips')
 })
