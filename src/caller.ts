@@ -34,6 +34,7 @@ export class Caller {
   #seq = 0
   #up = true
   #sweeper: ReturnType<typeof setInterval> | undefined = undefined
+  #watching = false
 
   constructor(nc: NatsConnection) {
     this.nc = nc
@@ -86,7 +87,7 @@ export class Caller {
     const offset = this.#prefix.length + 1
     this.#sub = this.nc.subscribe(`${this.#prefix}.*`, {
       callback: (err, msg) => {
-        if (err !== null) return
+        if (err !== null) return this.#inboxRefused(err)
         const p = this.#take(msg.subject.slice(offset))
         if (p === undefined) return
         if (msg.data.length === 0 && msg.headers?.code === 503) {
@@ -97,7 +98,24 @@ export class Caller {
         } else p.resolve(msg)
       },
     })
-    void this.#watch()
+    if (!this.#watching) {
+      this.#watching = true
+      void this.#watch()
+    }
+  }
+
+  /** The server refused the reply subscription: every pending call fails now, and the next call subscribes again. */
+  #inboxRefused(err: Error): void {
+    this.#sub = undefined
+    const reason = `cannot receive replies on ${this.#prefix}.*: ${err.message} (set the connection's inboxPrefix to an inbox this user may subscribe to)`
+    for (const token of [...this.#pending.keys()]) this.#fail(token, systemError('PERMISSION_DENIED', reason, undefined, err))
+  }
+
+  /** The server refused a publish: the pending calls to that subject fail now instead of at their deadline. */
+  #publishRefused(subject: string, err: Error): void {
+    for (const [token, p] of [...this.#pending]) {
+      if (p.subject === subject) this.#fail(token, systemError('PERMISSION_DENIED', `not allowed to call ${subject}: ${err.message}`, undefined, err))
+    }
   }
 
   async #watch(): Promise<void> {
@@ -106,6 +124,7 @@ export class Caller {
         this.#up = false
         this.#failAll('connection to NATS lost')
       } else if (s.type === 'reconnect') this.#up = true
+      else if (s.type === 'error' && isPublishViolation(s.error)) this.#publishRefused(s.error.subject, s.error)
     }
     this.#failAll('connection to NATS closed')
   }
@@ -138,6 +157,11 @@ export class Caller {
   #failAll(reason: string): void {
     for (const token of [...this.#pending.keys()]) this.#fail(token, systemError('UNAVAILABLE', reason))
   }
+}
+
+function isPublishViolation(err: unknown): err is Error & { subject: string } {
+  const e = err as { operation?: unknown; subject?: unknown } | undefined
+  return err instanceof Error && e?.operation === 'publish' && typeof e.subject === 'string'
 }
 
 function tooLarge(subject: string, size: number, max: number): RpcError {

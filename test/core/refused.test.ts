@@ -1,5 +1,7 @@
 import t from 'tap'
-import { serverFor, connectFor } from '../harness/index.ts'
+import { client } from '../../src/index.ts'
+import { connectFor, failureOf, serverFor } from '../harness/index.ts'
+import { Echo } from '../fixtures/echo-contract.ts'
 import { startEcho } from '../fixtures/echo-worker.ts'
 
 t.test('worker - serve() fails when the server refuses its subscriptions', async (t) => {
@@ -12,4 +14,33 @@ t.test('worker - serve() fails when the server refuses its subscriptions', async
   const nc = await connectFor(t, server.url, { user: 'other', pass: 'pw' })
   await t.rejects(startEcho(nc), /echo worker cannot subscribe to rpc\.echo\.echo.*permissions/)
   t.notOk(nc.isClosed(), 'the connection stays usable')
+})
+
+t.test('client - calls the server refuses fail fast with PERMISSION_DENIED', async (t) => {
+  const server = await serverFor(t, {
+    jetstream: false,
+    extra: `authorization { users: [
+      { user: svc, password: pw },
+      { user: boxed, password: pw, permissions: { subscribe: ["_INBOX_boxed.>"], publish: ["rpc.echo.echo"] } }
+    ] }`,
+  })
+  const svc = await connectFor(t, server.url, { user: 'svc', pass: 'pw' })
+  const worker = await startEcho(svc)
+  t.teardown(() => worker.stop())
+
+  const wrongInbox = await connectFor(t, server.url, { user: 'boxed', pass: 'pw' })
+  const started = Date.now()
+  const err = await failureOf(client(wrongInbox, Echo, { timeout: 3_000 }).whoami({}))
+  t.equal(err.code, 'PERMISSION_DENIED')
+  t.match(err.message, /cannot receive replies.*inboxPrefix/)
+  t.ok(Date.now() - started < 1_000, 'not left to time out')
+
+  const nc = await connectFor(t, server.url, { user: 'boxed', pass: 'pw', inboxPrefix: '_INBOX_boxed' })
+  const echo = client(nc, Echo, { timeout: 3_000 })
+  t.same(await echo.echo({ text: 'allowed' }), { text: 'allowed', worker: 'w1' })
+  const t0 = Date.now()
+  const denied = await failureOf(echo.whoami({}))
+  t.equal(denied.code, 'PERMISSION_DENIED')
+  t.match(denied.message, /not allowed to call rpc\.echo\.whoami/)
+  t.ok(Date.now() - t0 < 1_000, 'not left to time out')
 })
