@@ -186,27 +186,37 @@ function send(caller: Caller, spec: MethodSpec, ctx: ClientContext, opts: Resolv
   } catch (err) {
     return Promise.reject(systemError('INVALID_ARGUMENT', `input for ${ctx.service}.${ctx.method} cannot be encoded: ${(err as Error).message}`, undefined, err))
   }
-  if (spec.idempotent === true && opts.retry.attempts > 1) return sendWithRetry(caller, spec, ctx, body, opts.retry)
-  return sendOnce(caller, spec, ctx, body, ctx.deadline - Date.now())
+  const retry = opts.retry
+  if (spec.idempotent !== true || retry.attempts <= 1) return sendOnce(caller, spec, ctx, body, ctx.deadline - Date.now())
+  const first = sendOnce(caller, spec, ctx, body, shareOf(ctx, retry.attempts))
+  return first.catch((err: unknown) => {
+    if (!(err instanceof RpcError && RETRYABLE_CODES.has(err.code))) throw err
+    return sendWithRetry(caller, spec, ctx, body, retry, 2)
+  })
 }
 
-async function sendWithRetry(caller: Caller, spec: MethodSpec, ctx: ClientContext, body: Uint8Array, retry: RetryOptions): Promise<unknown> {
-  for (let attempt = 1; ; attempt++) {
-    const remaining = ctx.deadline - Date.now()
-    const timeout = remaining <= 0 ? 0 : attemptTimeout(remaining, retry.attempts - attempt + 1)
+/** Attempts `from` onwards of an idempotent call, after a backoff each. */
+async function sendWithRetry(caller: Caller, spec: MethodSpec, ctx: ClientContext, body: Uint8Array, retry: RetryOptions, from: number): Promise<unknown> {
+  for (let attempt = from; ; attempt++) {
+    const wait = Math.min(backoff(retry, attempt), Math.max(0, ctx.deadline - Date.now() - 1))
     try {
-      return await sendOnce(caller, spec, ctx, body, timeout)
+      await sleep(wait, ctx.signal)
+    } catch (reason) {
+      throw systemError('CANCELLED', `call to ${ctx.subject} cancelled`, undefined, reason)
+    }
+    try {
+      return await sendOnce(caller, spec, ctx, body, shareOf(ctx, retry.attempts - attempt + 1))
     } catch (err) {
       const again = attempt < retry.attempts && err instanceof RpcError && RETRYABLE_CODES.has(err.code)
       if (!again) throw err
-      const wait = Math.min(backoff(retry, attempt + 1), Math.max(0, ctx.deadline - Date.now() - 1))
-      try {
-        await sleep(wait, ctx.signal)
-      } catch (reason) {
-        throw systemError('CANCELLED', `call to ${ctx.subject} cancelled`, undefined, reason)
-      }
     }
   }
+}
+
+/** The time an attempt gets: its share of what is left of the deadline (0 when nothing is left). */
+function shareOf(ctx: ClientContext, attemptsLeft: number): number {
+  const remaining = ctx.deadline - Date.now()
+  return remaining <= 0 ? 0 : attemptTimeout(remaining, attemptsLeft)
 }
 
 function sendOnce(caller: Caller, spec: MethodSpec, ctx: ClientContext, body: Uint8Array, timeout: number): Promise<unknown> {
