@@ -29,6 +29,7 @@ export class CallContext<State extends object = Record<string, unknown>> {
   #controller: AbortController | undefined = undefined
   #timer: ReturnType<typeof setTimeout> | undefined = undefined
   #children = 0
+  #expired = false
 
   constructor(
     readonly host: ContextHost,
@@ -59,11 +60,19 @@ export class CallContext<State extends object = Record<string, unknown>> {
         this.host.live.add(this)
         const left = this.deadline - Date.now()
         if (Number.isFinite(left)) {
-          this.#timer = setTimeout(() => c.abort(new RpcError('DEADLINE_EXCEEDED', 'deadline passed')), Math.max(0, left))
+          this.#timer = setTimeout(() => {
+            this.#expired = true
+            c.abort(new RpcError('DEADLINE_EXCEEDED', 'deadline passed'))
+          }, Math.max(0, left))
         }
       }
     }
     return this.#controller.signal
+  }
+
+  /** Whether the deadline has passed (by the clock, or because the signal's deadline timer fired). */
+  get expired(): boolean {
+    return this.#expired || Date.now() >= this.deadline
   }
 
   /** Milliseconds left until the deadline. */

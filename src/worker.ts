@@ -256,7 +256,7 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
   /** Answers a call (its result, or `err` as an error envelope), then counts and observes it. */
   #finish(msg: Msg, e: Endpoint, t0: number, ctx: CallContext<object> | undefined, id: string | undefined, span: CallSpan | undefined, out: unknown, err: unknown): void {
     let failure: Failure | undefined
-    if (err === NO_ERROR && ctx !== undefined && Date.now() >= ctx.deadline) {
+    if (err === NO_ERROR && ctx !== undefined && ctx.expired) {
       err = systemError('DEADLINE_EXCEEDED', `${e.subject} finished after its deadline`)
     }
     if (err === NO_ERROR) {

@@ -1,7 +1,7 @@
 import type { NatsConnection } from '@nats-io/nats-core'
 import { nuid } from '@nats-io/nats-core'
 import { decodeBody, encodeBody, serve, type Worker } from '../../src/index.ts'
-import { authMiddleware, caller, type AuthState } from '../shared/auth.ts'
+import { admin, authMiddleware, type AuthState } from '../shared/auth.ts'
 import { resolveChatOptions, type ChatOptions } from '../shared/options.ts'
 import { ChatSubject, sessionsOf } from '../shared/presence.ts'
 import { Group } from '../group/contract.ts'
@@ -30,22 +30,18 @@ async function gather(nc: NatsConnection, subject: string, body?: Uint8Array): P
 /** Starts a worker of the admin module: broadcasts to every gateway and system numbers. Every method needs role admin. */
 export async function startAdminWorker(nc: NatsConnection, options: Partial<ChatOptions> = {}): Promise<Worker<typeof Admin>> {
   const o = resolveChatOptions(options)
-  const needAdmin = (ctx: Parameters<typeof caller>[0], what: string) => {
-    if (caller(ctx).role !== 'admin') throw ctx.error('PERMISSION_DENIED', `admin.${what} needs role admin`)
-    return caller(ctx)
-  }
   return serve<typeof Admin, AuthState>(
     nc,
     Admin,
     {
       async broadcast({ text }, ctx) {
-        const me = needAdmin(ctx, 'broadcast')
+        const me = admin(ctx)
         const msg: ChatMessage = { messageId: nuid.next(), kind: 'broadcast', fromId: me.userId, from: me.username, text, sentAt: Date.now() }
         const replies = await gather(nc, ChatSubject.broadcast, encodeBody(msg))
         return { delivered: replies.reduce((n, r) => n + sessionsOf(r), 0) }
       },
       async stats(_, ctx) {
-        needAdmin(ctx, 'stats')
+        admin(ctx)
         const [{ users }, { groups }, { messages }, online] = await Promise.all([
           ctx.client(User).stats({}),
           ctx.client(Group).stats({}),

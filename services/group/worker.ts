@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/nats-core'
 import { serve, type Worker } from '../../src/index.ts'
-import { authMiddleware, caller, type AuthState } from '../shared/auth.ts'
+import { admin, authMiddleware, caller, type AuthState } from '../shared/auth.ts'
 import { resolveChatOptions, type ChatOptions } from '../shared/options.ts'
 import { User } from '../user/contract.ts'
 import { Group } from './contract.ts'
@@ -52,7 +52,7 @@ export async function startGroupWorker(nc: NatsConnection, options: Partial<Chat
         return (await groups.of(caller(ctx).userId)).map((g) => ({ groupId: g.groupId, name: g.name }))
       },
       async stats(_, ctx) {
-        if (caller(ctx).role !== 'admin') throw ctx.error('PERMISSION_DENIED', 'group.stats needs role admin')
+        admin(ctx)
         return { groups: await groups.count() }
       },
     },

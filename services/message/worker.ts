@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { encodeBody, serve, type Worker } from '../../src/index.ts'
-import { authMiddleware, caller, type AuthState } from '../shared/auth.ts'
+import { admin, authMiddleware, caller, type AuthState } from '../shared/auth.ts'
 import { resolveChatOptions, type ChatOptions } from '../shared/options.ts'
 import { ChatSubject, sessionsOf } from '../shared/presence.ts'
 import { Group } from '../group/contract.ts'
@@ -89,7 +89,7 @@ export async function startMessageWorker(nc: NatsConnection, options: Partial<Ch
         return store.history(subject, input.limit ?? DEFAULT_LIMIT, input.before)
       },
       async stats(_, ctx) {
-        if (caller(ctx).role !== 'admin') throw ctx.error('PERMISSION_DENIED', 'message.stats needs role admin')
+        admin(ctx)
         return { messages: await store.count() }
       },
     },

@@ -80,3 +80,10 @@ export function caller(ctx: CallContext<AuthState>): Identity {
   if (ctx.state.user === undefined) throw systemError('UNAUTHENTICATED', 'no session')
   return ctx.state.user
 }
+
+/** The caller when it has role admin; PERMISSION_DENIED otherwise. */
+export function admin(ctx: CallContext<AuthState>): Identity {
+  const me = caller(ctx)
+  if (me.role !== 'admin') throw systemError('PERMISSION_DENIED', `${ctx.service}.${ctx.method} needs role admin`)
+  return me
+}

@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/nats-core'
 import { serve, systemError, type Worker } from '../../src/index.ts'
-import { authMiddleware, bearerToken, caller, type AuthState, type Identity } from '../shared/auth.ts'
+import { admin, authMiddleware, bearerToken, caller, type AuthState, type Identity } from '../shared/auth.ts'
 import { resolveChatOptions, type ChatOptions } from '../shared/options.ts'
 import { isOnline } from '../shared/presence.ts'
 import { Accounts, type Account } from './accounts.ts'
@@ -67,7 +67,7 @@ export async function startUserWorker(nc: NatsConnection, options: Partial<ChatO
         return known.map((a, i) => ({ userId: a.userId, username: a.username, online: online[i]! }))
       },
       async stats(_, ctx) {
-        if (caller(ctx).role !== 'admin') throw ctx.error('PERMISSION_DENIED', 'user.stats needs role admin')
+        admin(ctx)
         return { users: await accounts.count() }
       },
     },

@@ -2,7 +2,7 @@ import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jet
 import { Kvm, type KV } from '@nats-io/kv'
 import t from 'tap'
 import { client } from '../../src/index.ts'
-import { connectFor, delay, startCluster } from '../harness/index.ts'
+import { connectFor, eventually, startCluster } from '../harness/index.ts'
 import { Echo } from '../fixtures/echo-contract.ts'
 import { spawnEcho } from '../fixtures/spawn-process.ts'
 import { formatFaultTable, runLoad, type FaultRow } from '../fixtures/fault-table.ts'
@@ -15,25 +15,15 @@ t.teardown(() => {
 const enc = new TextEncoder()
 const dec = new TextDecoder()
 
-async function retry<T>(f: () => Promise<T>, attempts = 50): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await f()
-    } catch (err) {
-      if (i >= attempts) throw err
-      await delay(100)
-    }
-  }
-}
 
 async function countLost(kv: KV, jsm: JetStreamManager, keys: readonly string[], seqs: ReadonlyMap<number, string>): Promise<number> {
   let lost = 0
   for (const key of keys) {
-    const e = await retry(() => kv.get(key))
+    const e = await eventually(() => kv.get(key))
     if (e === null || dec.decode(e.value) !== key) lost++
   }
   for (const [seq, body] of seqs) {
-    const m = await retry(() => jsm.streams.getMessage('CL', { seq }))
+    const m = await eventually(() => jsm.streams.getMessage('CL', { seq }))
     if (m === null || dec.decode(m.data) !== body) lost++
   }
   return lost

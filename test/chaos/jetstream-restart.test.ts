@@ -1,7 +1,7 @@
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream'
 import { Kvm, type KV } from '@nats-io/kv'
 import t from 'tap'
-import { delay, serverFor } from '../harness/index.ts'
+import { eventually, serverFor } from '../harness/index.ts'
 import { confSecurity, connectAs } from '../fixtures/nats-conf.ts'
 import { formatFaultTable, type FaultRow } from '../fixtures/fault-table.ts'
 
@@ -33,26 +33,16 @@ async function write(kv: KV, js: JetStreamClient, tag: string, n: number) {
 async function missing(kv: KV, jsm: JetStreamManager, keys: readonly string[], seqs: ReadonlyMap<number, string>): Promise<number> {
   let lost = 0
   for (const key of keys) {
-    const e = await retry(() => kv.get(key))
+    const e = await eventually(() => kv.get(key))
     if (e === null || dec.decode(e.value) !== key.replace('.k', '/')) lost++
   }
   for (const [seq, body] of seqs) {
-    const m = await retry(() => jsm.streams.getMessage('CHATMSG', { seq }))
+    const m = await eventually(() => jsm.streams.getMessage('CHATMSG', { seq }))
     if (m === null || dec.decode(m.data) !== body) lost++
   }
   return lost
 }
 
-async function retry<T>(f: () => Promise<T>, attempts = 50): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await f()
-    } catch (err) {
-      if (i >= attempts) throw err
-      await delay(100)
-    }
-  }
-}
 
 t.test('jetstream - a nats-server restart (SIGTERM, then SIGKILL) loses no acknowledged KV or stream write', async (t) => {
   const server = await serverFor(t, { extra: confSecurity() })

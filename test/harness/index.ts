@@ -43,3 +43,15 @@ export async function statusOf(p: Promise<unknown>): Promise<string> {
     throw err
   }
 }
+
+/** Runs `f` until it resolves, up to `attempts` times, `intervalMs` apart; rethrows the last failure. */
+export async function eventually<T>(f: () => Promise<T>, attempts = 50, intervalMs = 100): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await f()
+    } catch (err) {
+      if (i >= attempts) throw err
+      await delay(intervalMs)
+    }
+  }
+}
