@@ -90,7 +90,7 @@ export class Caller {
         if (err !== null) return this.#inboxRefused(err)
         const p = this.#take(msg.subject.slice(offset))
         if (p === undefined) return
-        if (msg.data.length === 0 && msg.headers?.code === 503) {
+        if (msg.data.length === 0 && noResponders(msg)) {
           p.reject(systemError('UNAVAILABLE', `no worker serves ${p.subject}`))
         } else if (performance.now() > p.deadline) {
           // the sweep has not run yet, but the reply is late: the worker gave up at the same deadline
@@ -156,6 +156,15 @@ export class Caller {
 
   #failAll(reason: string): void {
     for (const token of [...this.#pending.keys()]) this.#fail(token, systemError('UNAVAILABLE', reason))
+  }
+}
+
+/** The server's no-responders status (503), read without letting a malformed header throw. */
+function noResponders(msg: Msg): boolean {
+  try {
+    return msg.headers?.code === 503
+  } catch {
+    return false
   }
 }
 

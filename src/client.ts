@@ -4,7 +4,7 @@ import { OK, RETRYABLE_CODES, SystemCode, isSystemCode } from './codes.ts'
 import { compose, type Middleware } from './compose.ts'
 import type { AnyContract, InputOf, MethodName, MethodSpec, OutputOf } from './contract.ts'
 import { callerOf, type Caller } from './caller.ts'
-import { Header, fromMsgHdrs, wireHeaders, type HeaderRecord } from './headers.ts'
+import { Header, readHeaders, wireHeaders, type HeaderRecord } from './headers.ts'
 import { DEFAULT_RETRY, attemptTimeout, backoff, sleep, type RetryOptions } from './retry.ts'
 import { RpcError, systemError } from './rpc-error.ts'
 import { tracingFor, type CallSpan, type TraceMode } from './trace.ts'
@@ -83,8 +83,9 @@ export const DEFAULT_CLIENT_OPTIONS: ResolvedClientOptions = {
 /** Fills unset options from DEFAULT_CLIENT_OPTIONS; never changes its argument. */
 export function resolveClientOptions(options: ClientOptions = {}): ResolvedClientOptions {
   const d = DEFAULT_CLIENT_OPTIONS
-  const timeout = options.timeout ?? d.timeout
-  if (!(timeout > 0)) throw new TypeError(`timeout must be a positive number of ms, got ${timeout}`)
+  const timeout = checkTimeout(options.timeout ?? d.timeout)
+  const attempts = options.retry?.attempts ?? d.retry.attempts
+  if (!Number.isInteger(attempts) || attempts < 1) throw new TypeError(`retry.attempts must be an integer >= 1, got ${attempts}`)
   return {
     timeout,
     headers: { ...d.headers, ...options.headers },
@@ -95,6 +96,12 @@ export function resolveClientOptions(options: ClientOptions = {}): ResolvedClien
     captureStack: options.captureStack ?? d.captureStack,
     trace: options.trace ?? d.trace,
   }
+}
+
+/** A timeout must be a finite, positive number of ms. */
+function checkTimeout(ms: number): number {
+  if (!(ms > 0) || !Number.isFinite(ms)) throw new TypeError(`timeout must be a finite, positive number of ms, got ${ms}`)
+  return ms
 }
 
 /** Inherited by calls made inside a handler: the caller's deadline, ids and pass-through headers. */
@@ -138,11 +145,19 @@ export function createClient<C extends AnyContract>(nc: NatsConnection, contract
     const subject = subjects.get(method)
     if (subject === undefined) return Promise.reject(systemError('UNIMPLEMENTED', `${contract.name} has no method '${method}'`))
     const now = Date.now()
-    let deadline = now + (call?.timeout ?? opts.timeout)
+    let timeout = opts.timeout
+    if (call?.timeout !== undefined) {
+      try {
+        timeout = checkTimeout(call.timeout)
+      } catch (err) {
+        return Promise.reject(systemError('INVALID_ARGUMENT', (err as Error).message))
+      }
+    }
+    let deadline = now + timeout
     if (scope !== undefined && scope.deadline < deadline) deadline = scope.deadline
     const headers: Record<string, string> = { ...scope?.headers, ...opts.headers, ...call?.headers }
     headers[Header.Id] = call?.id ?? scope?.nextId() ?? nuid.next()
-    const ctx: ClientContext = { service: contract.name, method, subject, input, headers, deadline, signal: call?.signal ?? scope?.signal }
+    const ctx: ClientContext = { service: contract.name, method, subject, input, headers, deadline, signal: either(call?.signal, scope?.signal) }
     let span: CallSpan | undefined
     if (tracing !== undefined) {
       span = tracing.start('client', contract.name, method, headers[Header.TraceParent])
@@ -157,6 +172,11 @@ export function createClient<C extends AnyContract>(nc: NatsConnection, contract
     api[method] = (input: unknown, call?: CallOptions) => $call(method, input, call)
   }
   return Object.freeze(api) as Client<C>
+}
+
+/** The one signal, or one that aborts when either does. */
+function either(a: AbortSignal | undefined, b: AbortSignal | undefined): AbortSignal | undefined {
+  return a === undefined ? b : b === undefined ? a : AbortSignal.any([a, b])
 }
 
 function ended(span: CallSpan): [(v: unknown) => unknown, (err: unknown) => never] {
@@ -235,14 +255,13 @@ function resultOf(spec: MethodSpec, ctx: ClientContext, msg: Msg): unknown {
   if (env === undefined) throw systemError('INTERNAL', `malformed reply from ${ctx.subject}`)
   if (env.status === OK) return (env as { result: unknown }).result
   const { status: code, message, data } = env as { status: string; message: string; data?: unknown }
-  throw new RpcError(code, message, { status: statusOf(spec, code, msg.headers === undefined ? undefined : fromMsgHdrs(msg.headers)), data })
+  throw new RpcError(code, message, { status: statusOf(spec, code, msg), data })
 }
 
-function statusOf(spec: MethodSpec, code: string, headers: Record<string, string> | undefined): number {
+function statusOf(spec: MethodSpec, code: string, msg: Msg): number {
   if (isSystemCode(code)) return SystemCode[code]
-  const declared = spec.errors?.[code]?.status
-  if (declared !== undefined) return declared
-  const n = Number(headers?.[Header.ServiceErrorCode])
+  if (spec.errors !== undefined && Object.hasOwn(spec.errors, code)) return spec.errors[code]!.status
+  const n = Number(readHeaders(msg)[Header.ServiceErrorCode])
   return Number.isInteger(n) && n > 0 ? n : 500
 }
 

@@ -6,6 +6,9 @@ import { Header, type HeaderRecord } from './headers.ts'
 import { RpcError } from './rpc-error.ts'
 import type { CallSpan } from './trace.ts'
 
+/** setTimeout's limit (~24.8 days): a later deadline arms no timer (the signal then fires only at stop). */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
 /** Headers a nested call carries over from the call that made it. */
 const PASSED_ON = [Header.Authorization, Header.TraceParent, Header.TraceState] as const
 
@@ -59,7 +62,7 @@ export class CallContext<State extends object = Record<string, unknown>> {
       else {
         this.host.live.add(this)
         const left = this.deadline - Date.now()
-        if (Number.isFinite(left)) {
+        if (left <= MAX_TIMER_MS) {
           this.#timer = setTimeout(() => {
             this.#expired = true
             c.abort(new RpcError('DEADLINE_EXCEEDED', 'deadline passed'))
@@ -70,7 +73,7 @@ export class CallContext<State extends object = Record<string, unknown>> {
     return this.#controller.signal
   }
 
-  /** Whether the deadline has passed (by the clock, or because the signal's deadline timer fired). */
+  /** Whether the deadline has passed (by the clock, or because the signal's deadline timer fired at it). */
   get expired(): boolean {
     return this.#expired || Date.now() >= this.deadline
   }
@@ -86,11 +89,14 @@ export class CallContext<State extends object = Record<string, unknown>> {
     for (const h of PASSED_ON) if (this.headers[h] !== undefined) headers[h] = this.headers[h]
     if (this.span !== undefined) headers[Header.TraceParent] = this.span.traceparent
     const opts = options === undefined ? this.host.clientOptions : resolveClientOptions({ ...this.host.clientOptions, ...options })
+    const ctx = this
     return createClient(this.host.nc, contract, opts, {
       deadline: this.deadline,
       headers,
       nextId: () => `${this.id}.${++this.#children}`,
-      signal: this.#controller?.signal,
+      get signal() {
+        return ctx.signal
+      },
     })
   }
 

@@ -57,6 +57,7 @@ export type MethodError<C extends AnyContract, K extends MethodName<C>> =
 
 /** Service and method names are single NATS tokens. */
 export const NAME_PATTERN = /^[a-zA-Z][a-zA-Z0-9_-]*$/
+const RESERVED = new Set(['then', 'constructor', '__proto__'])
 const SEMVER = /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/
 
 /**
@@ -89,6 +90,7 @@ export function defineService<const Name extends string, const Methods extends M
 function checkMethod(service: string, method: string, def: MethodSpec): void {
   const where = `${service}.${method}`
   if (!NAME_PATTERN.test(method)) throw new TypeError(`method name '${where}' must match ${NAME_PATTERN}`)
+  if (RESERVED.has(method)) throw new TypeError(`method name '${where}' is reserved (a client with it would be a thenable or clash with $call)`)
   if (typeof def?.input !== 'object' || typeof def.output !== 'object') {
     throw new TypeError(`method '${where}' needs input and output schemas`)
   }

@@ -1,5 +1,5 @@
 import type { MethodSpec } from './contract.ts'
-import { isSystemCode } from './codes.ts'
+import { SystemCode, isSystemCode } from './codes.ts'
 import { RpcError } from './rpc-error.ts'
 import type { Logger } from './logger.ts'
 import { validatorsOf } from './validator.ts'
@@ -20,8 +20,8 @@ const INTERNAL: Failure = { code: 'INTERNAL', status: 500, message: 'internal er
  */
 export function toFailure(err: unknown, spec: MethodSpec, log: Logger, where: object): Failure {
   if (err instanceof RpcError) {
-    if (isSystemCode(err.code)) return { code: err.code, status: err.status, message: err.message, data: err.data }
-    const declared = spec.errors?.[err.code]
+    if (isSystemCode(err.code)) return { code: err.code, status: SystemCode[err.code], message: err.message, data: err.data }
+    const declared = spec.errors !== undefined && Object.hasOwn(spec.errors, err.code) ? spec.errors[err.code] : undefined
     if (declared !== undefined) {
       const v = validatorsOf(spec).errors.get(err.code)
       if (v === undefined || v.Check(err.data)) return { code: err.code, status: declared.status, message: err.message, data: err.data }

@@ -18,7 +18,7 @@ export function stderrLogger(level: LogLevel = 'warn'): Logger {
   const at = (name: Exclude<LogLevel, 'silent'>) => {
     if (LEVELS.indexOf(name) < min) return () => {}
     return (obj: object, msg?: string) => {
-      process.stderr.write(`${JSON.stringify({ level: name, time: Date.now(), ...obj, msg }, errors)}\n`)
+      process.stderr.write(`${safeJson({ level: name, time: Date.now(), ...obj, msg })}\n`)
     }
   }
   const isLevelEnabled = (name: string) => {
@@ -29,7 +29,17 @@ export function stderrLogger(level: LogLevel = 'warn'): Logger {
 }
 
 function errors(_key: string, v: unknown): unknown {
-  return v instanceof Error ? { name: v.name, message: v.message, stack: v.stack } : v
+  if (v instanceof Error) return { name: v.name, message: v.message, stack: v.stack }
+  return typeof v === 'bigint' ? v.toString() : v
+}
+
+function safeJson(line: object): string {
+  try {
+    return JSON.stringify(line, errors)
+  } catch {
+    const { level, time, msg } = line as { level?: unknown; time?: unknown; msg?: unknown }
+    return JSON.stringify({ level, time, msg, note: 'log fields could not be serialised' })
+  }
 }
 
 /** A logger that drops everything. */

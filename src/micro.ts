@@ -142,7 +142,17 @@ export function subscribeMicro(nc: NatsConnection, host: MicroHost): Subscriptio
   for (const verb of Object.values(MicroVerb)) {
     const reply = replies[verb]
     for (const subject of microSubjects(verb, host.contract.name, host.id)) {
-      subs.push(nc.subscribe(subject, { callback: (err, msg) => void (err === null && msg.reply && msg.respond(reply())) }))
+      subs.push(
+      nc.subscribe(subject, {
+        callback: (err, msg) => {
+          try {
+            if (err === null && msg.reply) msg.respond(reply())
+          } catch {
+            // a discovery reply that cannot be sent (connection closing) is not worth a crash
+          }
+        },
+      }),
+    )
     }
   }
   return subs

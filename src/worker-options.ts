@@ -20,7 +20,10 @@ export interface WorkerOptions<State extends object = Record<string, unknown>> {
   readonly validateOutput?: boolean
   readonly middleware?: readonly WorkerMiddleware<State>[]
   readonly logger?: Logger
-  /** How long stop() waits for calls in flight before it aborts their signals, in ms. */
+  /**
+   * How long stop() waits for calls in flight before it aborts their signals, in ms; and then as long again for
+   * them to answer, before it gives up on the ones that ignore their signal (logged as an error).
+   */
   readonly stopTimeout?: number
   /** Options of the clients that handlers get from `ctx.client()`. */
   readonly client?: ClientOptions

@@ -49,28 +49,20 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
   ) {
     this.id = options.instanceId ?? nuid.next()
     const queue = options.queue ?? contract.name
-    for (const name of Object.keys(handlers)) {
-      if (!Object.hasOwn(contract.methods, name)) throw new TypeError(`${contract.name} has no method '${name}' to handle`)
+    const table = handlers as unknown as Record<string, unknown>
+    for (const name of Object.keys(table)) {
+      if (typeof table[name] === 'function' && !Object.hasOwn(contract.methods, name)) {
+        throw new TypeError(`${contract.name} has no method '${name}' to handle`)
+      }
     }
     for (const [name, spec] of Object.entries(contract.methods)) {
-      const handler = (handlers as unknown as Record<string, (input: unknown, ctx: CallContext<object>) => unknown>)[name]
-      if (typeof handler !== 'function') throw new TypeError(`no handler for ${contract.name}.${name}`)
-      const validators = validatorsOf(spec)
-      const checkOutput = options.validateOutput
-      const check = (out: unknown, ctx: CallContext<object>): unknown => {
-        if (checkOutput && !validators.output.Check(out)) {
-          options.logger.error({ service: contract.name, method: name, id: ctx.id, issues: issuesOf(validators.output, out) }, 'handler output does not match the contract')
-          throw systemError('INTERNAL', 'internal error: result does not match the contract')
-        }
-        return out
-      }
-      const last = (ctx: CallContext<object>): unknown => {
-        const out = handler(ctx.input, ctx)
-        return isThenable(out) ? out.then((v) => check(v, ctx)) : check(out, ctx)
-      }
+      const fn = table[name]
+      if (typeof fn !== 'function') throw new TypeError(`no handler for ${contract.name}.${name}`)
+      const handler = fn as (input: unknown, ctx: CallContext<object>) => unknown
+      const last = (ctx: CallContext<object>): unknown => handler.call(handlers, ctx.input, ctx)
       const subject = `${options.prefix}.${contract.name}.${name}`
       const run = options.middleware.length === 0 ? last : compose(options.middleware, async (ctx: CallContext<object>) => last(ctx))
-      this.#endpoints.set(name, new Endpoint(name, subject, queue, spec, validators, run))
+      this.#endpoints.set(name, new Endpoint(name, subject, queue, spec, validatorsOf(spec), run))
     }
   }
 
@@ -131,7 +123,13 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
     return this.nc.subscribe(subject, {
       queue,
       callback: (err, msg) => {
-        if (err === null) this.#dispatch(msg, route(msg))
+        if (err !== null) return
+        try {
+          this.#dispatch(msg, route(msg))
+        } catch (e) {
+          // never let an exception reach nats.js: it would stop this connection's reader
+          this.options.logger.error({ service: this.contract.name, subject: msg.subject, err: e }, 'dispatch failed')
+        }
       },
     })
   }
@@ -173,14 +171,14 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
     await Promise.all(this.#subs.map((s) => s.drain().catch(() => undefined)))
     if (this.#inFlight === 0) return
     const idle = new Promise<void>((resolve) => (this.#idle = resolve))
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const grace = new Promise<'timeout'>((resolve) => (timer = setTimeout(resolve, this.options.stopTimeout, 'timeout')))
-    if ((await Promise.race([idle, grace])) === 'timeout') {
+    if ((await within(idle, this.options.stopTimeout)) === 'timeout') {
       this.aborted = true
       for (const ctx of this.live) ctx.abort(systemError('UNAVAILABLE', 'worker stopping'))
-      await idle
+      if ((await within(idle, this.options.stopTimeout)) === 'timeout') {
+        const message = `${this.#inFlight} call(s) still running after their signals were aborted: stopped without answering them`
+        this.options.logger.error({ service: this.contract.name, id: this.id, inFlight: this.#inFlight }, message)
+      }
     }
-    clearTimeout(timer)
   }
 
   async #closeMetrics(): Promise<void> {
@@ -199,7 +197,7 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
       const failure = { code: 'RESOURCE_EXHAUSTED', status: 429, message }
       this.#reply(msg, failure)
       endpoint.record(0, message)
-      this.#observer?.end(endpoint.name, msg.headers?.get(Header.Id) || undefined, 0, failure, undefined)
+      this.#observer?.end(endpoint.name, readHeaders(msg)[Header.Id], 0, failure, undefined)
       return
     }
     this.#inFlight++
@@ -246,39 +244,59 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
       return
     }
     if (isThenable(out)) {
-      out.then(
+      Promise.resolve(out).then(
         (v) => this.#finish(msg, e, t0, ctx, ctx.id, span, v, NO_ERROR),
         (err: unknown) => this.#finish(msg, e, t0, ctx, ctx.id, span, undefined, err),
       )
     } else this.#finish(msg, e, t0, ctx, ctx.id, span, out, NO_ERROR)
   }
 
-  /** Answers a call (its result, or `err` as an error envelope), then counts and observes it. */
+  /** Answers a call (its result, or `err` as an error envelope), then counts and observes it. Never throws. */
   #finish(msg: Msg, e: Endpoint, t0: number, ctx: CallContext<object> | undefined, id: string | undefined, span: CallSpan | undefined, out: unknown, err: unknown): void {
     let failure: Failure | undefined
-    if (err === NO_ERROR && ctx !== undefined && ctx.expired) {
-      err = systemError('DEADLINE_EXCEEDED', `${e.subject} finished after its deadline`)
-    }
-    if (err === NO_ERROR) {
+    try {
+      if (err === NO_ERROR && ctx !== undefined) err = this.#checkResult(e, ctx, out)
+      if (err === NO_ERROR) {
+        try {
+          this.#respond(msg, encodeOk(out), undefined)
+        } catch (encodeErr) {
+          err = encodeErr
+        }
+      }
+      if (err !== NO_ERROR) {
+        failure = toFailure(err, e.spec, this.options.logger, { service: this.contract.name, method: e.name, id })
+        this.#reply(msg, failure)
+      }
+    } finally {
+      ctx?.dispose()
+      const ms = performance.now() - t0
+      e.record(ms, failure && `${failure.status}:${failure.message}`)
       try {
-        this.#respond(msg, encodeOk(out), undefined)
-      } catch (encodeErr) {
-        err = encodeErr
+        this.#observer?.end(e.name, id, ms, failure, span)
+      } finally {
+        if (--this.#inFlight === 0) this.#idle?.()
       }
     }
-    if (err !== NO_ERROR) {
-      failure = toFailure(err, e.spec, this.options.logger, { service: this.contract.name, method: e.name, id })
-      this.#reply(msg, failure)
+  }
+
+  /** NO_ERROR for a result that may go out; otherwise the error to send instead. */
+  #checkResult(e: Endpoint, ctx: CallContext<object>, out: unknown): unknown {
+    if (ctx.expired) return systemError('DEADLINE_EXCEEDED', `${e.subject} finished after its deadline`)
+    if (this.options.validateOutput && !e.validators.output.Check(out)) {
+      this.options.logger.error({ service: this.contract.name, method: e.name, id: ctx.id, issues: issuesOf(e.validators.output, out) }, 'handler output does not match the contract')
+      return systemError('INTERNAL', 'internal error: result does not match the contract')
     }
-    ctx?.dispose()
-    const ms = performance.now() - t0
-    e.record(ms, failure && `${failure.status}:${failure.message}`)
-    this.#observer?.end(e.name, id, ms, failure, span)
-    if (--this.#inFlight === 0) this.#idle?.()
+    return NO_ERROR
   }
 
   #reply(msg: Msg, f: Failure): void {
-    this.#respond(msg, encodeFailure(f.code, f.message, f.data), f)
+    let body: Uint8Array
+    try {
+      body = encodeFailure(f.code, f.message, f.data)
+    } catch {
+      body = encodeFailure(f.code, f.message)
+    }
+    this.#respond(msg, body, f)
   }
 
   #respond(msg: Msg, body: Uint8Array, f: Failure | undefined): void {
@@ -295,6 +313,17 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
       this.options.logger.warn({ service: this.contract.name, subject: msg.subject, err }, message)
       this.#respond(msg, encodeFailure('RESOURCE_EXHAUSTED', message), { code: 'RESOURCE_EXHAUSTED', status: 429, message })
     }
+  }
+}
+
+/** Resolves with 'idle' when `p` settles, or 'timeout' after `ms`. */
+async function within(p: Promise<void>, ms: number): Promise<'idle' | 'timeout'> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const late = new Promise<'timeout'>((resolve) => (timer = setTimeout(resolve, ms, 'timeout')))
+  try {
+    return await Promise.race([p.then(() => 'idle' as const), late])
+  } finally {
+    clearTimeout(timer)
   }
 }
 
