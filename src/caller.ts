@@ -53,7 +53,7 @@ export class Caller {
 
   /**
    * Publishes one request and resolves with the reply message.
-   * Rejects with UNAVAILABLE (no responders, connection down), DEADLINE_EXCEEDED, CANCELLED
+   * Rejects with UNAVAILABLE (no responders, connection down), DEADLINE_EXCEEDED, CANCELLED, PERMISSION_DENIED
    * or RESOURCE_EXHAUSTED (over the server's max_payload).
    */
   request(subject: string, body: Uint8Array, headers: MsgHdrs | undefined, timeoutMs: number, signal?: AbortSignal): Promise<Msg> {
@@ -68,7 +68,7 @@ export class Caller {
       p.deadline = performance.now() + timeoutMs
       p.timeoutMs = timeoutMs
       this.#pending.set(token, p)
-      this.#sweeper ??= setInterval(() => this.#sweep(), Math.min(DEFAULT_DEADLINE_SWEEP_MS, Math.max(1, timeoutMs)))
+      this.#sweeper ??= setInterval(() => this.#sweep(), DEFAULT_DEADLINE_SWEEP_MS)
       if (signal !== undefined) {
         p.signal = signal
         p.onAbort = () => this.#fail(token, systemError('CANCELLED', `call to ${subject} cancelled`, undefined, signal.reason))

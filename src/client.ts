@@ -69,16 +69,16 @@ export interface ResolvedClientOptions {
   readonly trace: TraceMode
 }
 
-export const DEFAULT_CLIENT_OPTIONS: ResolvedClientOptions = {
+export const DEFAULT_CLIENT_OPTIONS: ResolvedClientOptions = Object.freeze({
   timeout: 5_000,
-  headers: {},
+  headers: Object.freeze({}),
   prefix: 'rpc',
   retry: DEFAULT_RETRY,
-  middleware: [],
+  middleware: Object.freeze([]) as readonly ClientMiddleware[],
   validateInput: true,
   captureStack: false,
   trace: 'auto',
-}
+})
 
 /** Fills unset options from DEFAULT_CLIENT_OPTIONS; never changes its argument. */
 export function resolveClientOptions(options: ClientOptions = {}): ResolvedClientOptions {

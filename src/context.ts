@@ -88,7 +88,11 @@ export class CallContext<State extends object = Record<string, unknown>> {
     const headers: Record<string, string> = {}
     for (const h of PASSED_ON) if (this.headers[h] !== undefined) headers[h] = this.headers[h]
     if (this.span !== undefined) headers[Header.TraceParent] = this.span.traceparent
-    const opts = options === undefined ? this.host.clientOptions : resolveClientOptions({ ...this.host.clientOptions, ...options })
+    const base = this.host.clientOptions
+    const opts =
+      options === undefined
+        ? base
+        : resolveClientOptions({ ...base, ...options, headers: { ...base.headers, ...options.headers }, retry: { ...base.retry, ...options.retry } })
     const ctx = this
     return createClient(this.host.nc, contract, opts, {
       deadline: this.deadline,

@@ -8,7 +8,7 @@ export interface RetryOptions {
   readonly maxDelay: number
 }
 
-export const DEFAULT_RETRY: RetryOptions = { attempts: 3, baseDelay: 20, maxDelay: 500 }
+export const DEFAULT_RETRY: RetryOptions = Object.freeze({ attempts: 3, baseDelay: 20, maxDelay: 500 })
 
 /** The wait before attempt `attempt` (1-based; attempt 1 never waits). */
 export function backoff({ baseDelay, maxDelay }: RetryOptions, attempt: number, random: () => number = Math.random): number {

@@ -55,12 +55,12 @@ export interface ResolvedWorkerOptions<State extends object = Record<string, unk
   readonly trace: TraceMode
 }
 
-export const DEFAULT_WORKER_OPTIONS: ResolvedWorkerOptions = {
+export const DEFAULT_WORKER_OPTIONS: ResolvedWorkerOptions = Object.freeze({
   prefix: 'rpc',
   queue: undefined,
   maxInFlight: 1_000,
   validateOutput: true,
-  middleware: [],
+  middleware: Object.freeze([]) as readonly WorkerMiddleware[],
   logger: stderrLogger('warn'),
   stopTimeout: 10_000,
   client: resolveClientOptions(),
@@ -68,7 +68,7 @@ export const DEFAULT_WORKER_OPTIONS: ResolvedWorkerOptions = {
   micro: true,
   metrics: undefined,
   trace: 'auto',
-}
+})
 
 /** Fills unset options from DEFAULT_WORKER_OPTIONS; never changes its argument. */
 export function resolveWorkerOptions<State extends object>(options: WorkerOptions<State> = {}): ResolvedWorkerOptions<State> {
