@@ -15,7 +15,7 @@ export function levelOn(logger: Logger, level: string): boolean {
 export class CallObserver {
   readonly #debug: boolean
   readonly #warn: boolean
-  readonly #info: boolean
+  readonly #error: boolean
 
   constructor(
     readonly service: string,
@@ -25,7 +25,7 @@ export class CallObserver {
   ) {
     this.#debug = levelOn(logger, 'debug')
     this.#warn = levelOn(logger, 'warn')
-    this.#info = levelOn(logger, 'info')
+    this.#error = levelOn(logger, 'error')
   }
 
   /** Whether anything is done for a successful call. */
@@ -41,9 +41,9 @@ export class CallObserver {
     if (failure === undefined) {
       if (this.#debug) this.logger.debug(this.#line(method, id, code, ms, span), 'call')
     } else if (failure.status >= 500) {
-      if (this.#warn) this.logger.warn({ ...this.#line(method, id, code, ms, span), message: failure.message }, 'call failed')
-    } else if (this.#info) {
-      this.logger.info({ ...this.#line(method, id, code, ms, span), message: failure.message }, 'call refused')
+      if (this.#error) this.logger.error({ ...this.#line(method, id, code, ms, span), message: failure.message }, 'call failed')
+    } else if (this.#warn) {
+      this.logger.warn({ ...this.#line(method, id, code, ms, span), message: failure.message }, 'call refused')
     }
   }
 

@@ -61,7 +61,7 @@ export const DEFAULT_WORKER_OPTIONS: ResolvedWorkerOptions = Object.freeze({
   maxInFlight: 1_000,
   validateOutput: true,
   middleware: Object.freeze([]) as readonly WorkerMiddleware[],
-  logger: stderrLogger('warn'),
+  logger: stderrLogger('error'),
   stopTimeout: 10_000,
   client: resolveClientOptions(),
   instanceId: undefined,

@@ -146,7 +146,7 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
       if (opts.port !== undefined) this.#metricsServer = await serveMetrics(opts.registry, opts.port, opts.host)
     }
     const observer = new CallObserver(this.contract.name, logger, tracing, metrics)
-    this.#observer = observer.active || levelOn(logger, 'warn') ? observer : undefined
+    this.#observer = observer.active || levelOn(logger, 'error') ? observer : undefined
   }
 
   /**

@@ -59,9 +59,9 @@ t.test('log - one debug line per call; a nested call shares the trace id, its pa
   await echo.echo({ text: 1 } as never, { id: 'req-3' }).catch(() => undefined)
   const loose = client(nc, Echo, { validateInput: false })
   await loose.echo({ text: 1 } as never, { id: 'req-4' }).catch(() => undefined)
-  t.match(lines.find((l) => l.request_id === 'req-4'), { level: 30, status: 'INVALID_ARGUMENT', msg: 'call refused' })
+  t.match(lines.find((l) => l.request_id === 'req-4'), { level: 40, status: 'INVALID_ARGUMENT', msg: 'call refused' })
   await echo.fail({ kind: 'boom' }, { id: 'req-5' }).catch(() => undefined)
-  t.match(lines.find((l) => l.request_id === 'req-5' && l.msg === 'call failed'), { level: 40, status: 'INTERNAL', method: 'fail' })
+  t.match(lines.find((l) => l.request_id === 'req-5' && l.msg === 'call failed'), { level: 50, status: 'INTERNAL', method: 'fail' })
 })
 
 t.test('log - at info level a successful call writes nothing', async (t) => {
