@@ -1,6 +1,7 @@
 import t from 'tap'
 import { freePort, serverFor } from '../harness/index.ts'
 import { spawnProcess } from '../harness/system.ts'
+import { cli } from '../fixtures/micro/cli.ts'
 
 const alive = (pid: number) => {
   try {
@@ -21,6 +22,11 @@ t.test('start - brings the system up against NATS_URL, the demo passes, a dead c
   t.same(table.map((l) => l.split(/\s+/)[0]).sort(), ['admin#1', 'friend#1', 'gateway', 'group#1', 'message#1', 'message#2', 'user#1', 'user#2'])
   t.match(start.output(), new RegExp(`gateway\\s+\\d+\\s+ws://127\\.0\\.0\\.1:${port}`))
   const pids = table.map((l) => Number(l.split(/\s+/)[1]))
+
+  const ls = await cli(['ls', '--json', '--server', server.url])
+  t.equal(ls.code, 0, ls.stderr)
+  const counts = Object.fromEntries((JSON.parse(ls.stdout) as { name: string; instances: unknown }[]).map((s) => [s.name, s.instances]))
+  t.match(counts, { user: 2, message: 2, friend: 1, group: 1, admin: 1 }, 'switchboard ls sees every module of npm start with its copies')
 
   const demo = spawnProcess(t, ['scripts/demo.ts'], { GATEWAY_URL: `ws://127.0.0.1:${port}`, SWITCHBOARD_ADMIN_PASSWORD: undefined }, 'demo')
   const code = await demo.exited
