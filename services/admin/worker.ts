@@ -2,6 +2,7 @@ import type { NatsConnection } from '@nats-io/nats-core'
 import { nuid } from '@nats-io/nats-core'
 import { decodeBody, encodeBody, serve, type Worker } from '../../src/index.ts'
 import { admin, authMiddleware, type AuthState } from '../shared/auth.ts'
+import { storeErrors } from '../shared/store-errors.ts'
 import { resolveChatOptions, type ChatOptions } from '../shared/options.ts'
 import { ChatSubject, sessionsOf } from '../shared/presence.ts'
 import { Group } from '../group/contract.ts'
@@ -63,7 +64,7 @@ export async function startAdminWorker(nc: NatsConnection, options: Partial<Chat
     {
       maxInFlight: o.maxInFlight,
       logger: o.logger,
-      middleware: [authMiddleware({ methods: Object.keys(Admin.methods), cacheMs: o.authCacheMs })],
+      middleware: [storeErrors, authMiddleware({ methods: Object.keys(Admin.methods), cacheMs: o.authCacheMs })],
     },
   )
 }

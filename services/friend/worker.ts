@@ -2,6 +2,7 @@ import type { NatsConnection } from '@nats-io/nats-core'
 import type { KV } from '@nats-io/kv'
 import { serve, type Worker } from '../../src/index.ts'
 import { authMiddleware, caller, type AuthState } from '../shared/auth.ts'
+import { storeErrors } from '../shared/store-errors.ts'
 import { resolveChatOptions, type ChatOptions } from '../shared/options.ts'
 import { openBucket, readValue, updateValue } from '../shared/state.ts'
 import { User } from '../user/contract.ts'
@@ -53,7 +54,7 @@ export async function startFriendWorker(nc: NatsConnection, options: Partial<Cha
     {
       maxInFlight: o.maxInFlight,
       logger: o.logger,
-      middleware: [authMiddleware({ methods: Object.keys(Friend.methods), cacheMs: o.authCacheMs })],
+      middleware: [storeErrors, authMiddleware({ methods: Object.keys(Friend.methods), cacheMs: o.authCacheMs })],
     },
   )
 }

@@ -1,6 +1,7 @@
 import type { NatsConnection } from '@nats-io/nats-core'
 import { serve, type Worker } from '../../src/index.ts'
 import { admin, authMiddleware, caller, type AuthState } from '../shared/auth.ts'
+import { storeErrors } from '../shared/store-errors.ts'
 import { resolveChatOptions, type ChatOptions } from '../shared/options.ts'
 import { User } from '../user/contract.ts'
 import { Group } from './contract.ts'
@@ -59,7 +60,7 @@ export async function startGroupWorker(nc: NatsConnection, options: Partial<Chat
     {
       maxInFlight: o.maxInFlight,
       logger: o.logger,
-      middleware: [authMiddleware({ methods: Object.keys(Group.methods), cacheMs: o.authCacheMs })],
+      middleware: [storeErrors, authMiddleware({ methods: Object.keys(Group.methods), cacheMs: o.authCacheMs })],
     },
   )
 }

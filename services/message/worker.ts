@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { encodeBody, serve, type Worker } from '../../src/index.ts'
 import { admin, authMiddleware, caller, type AuthState } from '../shared/auth.ts'
+import { storeErrors } from '../shared/store-errors.ts'
 import { resolveChatOptions, type ChatOptions } from '../shared/options.ts'
 import { ChatSubject, sessionsOf } from '../shared/presence.ts'
 import { Group } from '../group/contract.ts'
@@ -96,7 +97,7 @@ export async function startMessageWorker(nc: NatsConnection, options: Partial<Ch
     {
       maxInFlight: o.maxInFlight,
       logger: o.logger,
-      middleware: [authMiddleware({ methods: Object.keys(MessageService.methods), cacheMs: o.authCacheMs })],
+      middleware: [storeErrors, authMiddleware({ methods: Object.keys(MessageService.methods), cacheMs: o.authCacheMs })],
     },
   )
 }

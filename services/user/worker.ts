@@ -1,6 +1,7 @@
 import type { NatsConnection } from '@nats-io/nats-core'
 import { serve, systemError, type Worker } from '../../src/index.ts'
 import { admin, authMiddleware, bearerToken, caller, type AuthState, type Identity } from '../shared/auth.ts'
+import { storeErrors } from '../shared/store-errors.ts'
 import { resolveChatOptions, type ChatOptions } from '../shared/options.ts'
 import { isOnline } from '../shared/presence.ts'
 import { Accounts, type Account } from './accounts.ts'
@@ -74,7 +75,7 @@ export async function startUserWorker(nc: NatsConnection, options: Partial<ChatO
     {
       maxInFlight: o.maxInFlight,
       logger: o.logger,
-      middleware: [authMiddleware({ methods: AUTH_METHODS, resolve, cacheMs: 0 })],
+      middleware: [storeErrors, authMiddleware({ methods: AUTH_METHODS, resolve, cacheMs: 0 })],
     },
   )
 }

@@ -82,7 +82,7 @@ async function fire(nc: NatsConnection, cases: readonly FuzzCase[], concurrency 
 
 /** Fuzzes one service whose workers run as `pids`; `alive` proves afterwards that it still serves. */
 async function fuzzService(t: Test, nc: NatsConnection, contract: AnyContract, pids: number[], alive: () => Promise<unknown>) {
-  await fire(nc, fuzzCases(contract, 600, SEED + 1), 32) // warm-up: JIT, buffers, pools
+  await fire(nc, fuzzCases(contract, 3_000, SEED + 1), 32) // warm-up: JIT, buffers, pools, heap growth
   const before = pids.map(rssMb)
   const res = await fire(nc, fuzzCases(contract, PER_SERVICE, SEED))
   const after = pids.map(rssMb)
