@@ -1,4 +1,4 @@
-import { headers as natsHeaders, type Msg, type MsgHdrs } from '@nats-io/nats-core'
+import type { Msg, MsgHdrs } from '@nats-io/nats-core'
 import { systemError } from './rpc-error.ts'
 
 /** Header names of wire protocol v1. */
@@ -57,16 +57,6 @@ export function wireHeaders(record: HeaderRecord, extraName?: string, extraValue
     s += `\r\n${extraName}: ${extraValue}`
   }
   return new WireHeaders(textEncoder.encode(`${s}\r\n\r\n`)) as unknown as MsgHdrs
-}
-
-/** Builds nats.js headers from records; later records win. */
-export function toMsgHdrs(...records: (HeaderRecord | undefined)[]): MsgHdrs {
-  const h = natsHeaders()
-  for (const r of records) {
-    if (r === undefined) continue
-    for (const k in r) h.set(k, r[k]!)
-  }
-  return h
 }
 
 /** Reads nats.js headers into a plain record (first value of each key). */
