@@ -1,11 +1,10 @@
 /**
  * Caller process of bench:peers. argv: <natsUrl> <framework>. Same `run` command and figures as bench/rpc-caller.ts.
  */
-import { sequential, throughput } from './load.ts'
 import { serveParent } from './parent-link.ts'
 import { echoPayload } from './payload.ts'
 import type { Peer } from './peers-list.ts'
-import type { RunPlan } from './plan.ts'
+import { runPlan, type RunPlan } from './plan.ts'
 
 const [url, framework] = [process.argv[2]!, process.argv[3] as Peer]
 const CALL_TIMEOUT_MS = 10_000
@@ -32,15 +31,8 @@ async function nest(): Promise<{ call: (p: unknown) => Promise<unknown>; stop: (
   const peer = framework === 'moleculer' ? await moleculer() : await nest()
   serveParent(
     async (cmd) => {
-      const plan = cmd.plan as RunPlan
       const payload = echoPayload(cmd.payload as 'small' | '64KB')
-      const call = () => peer.call(payload)
-      await call()
-      await throughput(call, 100, { maxCalls: plan.warmup, maxMs: 10_000 })
-      const seq = await sequential(call, plan.sequential)
-      const levels = []
-      for (const n of plan.levels) levels.push(await throughput(call, n, plan.level))
-      return { kind: framework, sequential: seq, levels }
+      return { kind: framework, ...(await runPlan(() => peer.call(payload), cmd.plan as RunPlan)) }
     },
     peer.stop,
   )

@@ -7,10 +7,11 @@
 import { startServer } from '../test/harness/nats-server.ts'
 import { commandLine, flag, numberOption } from './args.ts'
 import { onCleanup, runScript, spawnChild, type Child } from './child.ts'
-import type { RunPlan } from './plan.ts'
+import type { PlanResult, RunPlan } from './plan.ts'
+import { runInterleaved } from './interleave.ts'
 import { machine, saveResult } from './results.ts'
 import { PEERS, available, type Peer } from './peers-list.ts'
-import { medianRun, type CallerRun, type Summary } from './summary.ts'
+import { medianRun, type Summary } from './summary.ts'
 import { rate, ratio, textTable } from './table.ts'
 
 const LEVELS = [1, 10, 100, 1000] as const
@@ -44,13 +45,9 @@ await runScript(async () => {
     callers.set(p, await spawnChild(`caller-${p}`, './peers-caller.ts', [server.url, p]))
   }
   const kinds = [...callers.keys()]
-  const runs = new Map<string, CallerRun[]>(kinds.map((k) => [k, []]))
-  for (let rep = 0; rep < reps; rep++) {
-    for (const kind of kinds.map((_, i) => kinds[(i + rep) % kinds.length]!)) {
-      process.stdout.write(`  [${Math.round((Date.now() - t0) / 1000)}s] rep ${rep + 1}/${reps} ${kind}...      \r`)
-      runs.get(kind)!.push(await callers.get(kind)!.ask<CallerRun>({ type: 'run', payload: 'small', validateOutput: true, plan }))
-    }
-  }
+  const runs = await runInterleaved(kinds, plan, reps, async (kind, phase) => ({
+    result: await callers.get(kind)!.ask<PlanResult>({ type: 'run', payload: 'small', validateOutput: true, plan: phase }),
+  }), (text) => process.stdout.write(`  [${Math.round((Date.now() - t0) / 1000)}s] ${text}...          \r`))
   process.stdout.write(`${' '.repeat(70)}\r`)
   const s = Object.fromEntries(kinds.map((k) => [k, medianRun(runs.get(k)!)])) as Record<string, Summary>
   const sb = s.switchboard!

@@ -7,12 +7,11 @@ import { Decoder, Encoder } from '@msgpack/msgpack'
 import { connect } from '@nats-io/transport-node'
 import { client } from '../src/index.ts'
 import { BenchEcho, type EchoBody } from './echo-contract.ts'
-import { sequential, throughput } from './load.ts'
 import './write-counter.ts'
 import { serveParent } from './parent-link.ts'
 import { echoPayload } from './payload.ts'
 import { rawSharedCaller } from './raw-shared-caller.ts'
-import type { RunPlan } from './plan.ts'
+import { runPlan, type RunPlan } from './plan.ts'
 import { PREFIX_UNVALIDATED, PREFIX_VALIDATED, RAW_SUBJECT, type CallerKind } from './rpc-subjects.ts'
 
 
@@ -44,14 +43,8 @@ const CALL_TIMEOUT_MS = 10_000
 
   serveParent(
     async (cmd) => {
-      const plan = cmd.plan as RunPlan
       const call = callOf(echoPayload(cmd.payload as 'small' | '64KB'), cmd.validateOutput as boolean)
-      await call() // fails fast if the responder is missing
-      await throughput(call, 100, { maxCalls: plan.warmup, maxMs: 10_000 })
-      const seq = await sequential(call, plan.sequential)
-      const levels = []
-      for (const n of plan.levels) levels.push(await throughput(call, n, plan.level))
-      return { kind, sequential: seq, levels }
+      return { kind, ...(await runPlan(call, cmd.plan as RunPlan)) }
     },
     () => nc.close(),
   )

@@ -1,7 +1,8 @@
 /**
  * bench:rpc — raw nats.js (nc.request() and a shared reply subscription) versus Switchboard,
  * same payload, same process layout: one responder process, one caller process per caller kind,
- * nats-server started here. `--quick` finishes in under a minute; `--reps N` sets the repetitions (median);
+ * nats-server started here. The callers take turns phase by phase (sequential, then each in-flight level; see
+ * bench/interleave.ts), so that drifts of a shared machine fall on all of them alike. `--quick` finishes in under a minute; `--reps N` sets the repetitions (median);
  * `--render <bench/results/rpc-….json>` redraws docs/bench-rpc.svg from a saved run;
  * `--kinds a,b`, `--levels 100` and `--level-ms N` narrow a run for profiling (no ratios then);
  * `--mode <prefix>` runs only the modes whose name starts with it; `--profile` writes CPU profiles of every child.
@@ -11,10 +12,12 @@ import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { commandLine, flag, numberOption, option } from './args.ts'
 import { onCleanup, runScript, spawnChild, type Child } from './child.ts'
-import { medianRun, type CallerRun, type Summary } from './summary.ts'
+import { medianRun, type Summary } from './summary.ts'
 import { echoPayload, payloadBytes } from './payload.ts'
+import { processCpuUs } from './proc-cpu.ts'
 import { machine, saveResult } from './results.ts'
-import type { RunPlan } from './plan.ts'
+import type { PlanResult, RunPlan } from './plan.ts'
+import { runInterleaved } from './interleave.ts'
 import { CALLER_KINDS, type CallerKind } from './rpc-subjects.ts'
 import { COLORS, writeChart } from './svg.ts'
 import { rate, ratio, textTable } from './table.ts'
@@ -66,19 +69,14 @@ await runScript(async () => {
   const modes = []
   for (const mode of RPC_MODES) {
     if (only !== '' && !mode.name.startsWith(only)) continue
-    const runs = new Map<CallerKind, CallerRun[]>(CALLER_KINDS.map((k) => [k, []]))
-    for (let rep = 0; rep < reps; rep++) {
-      // rotate the order so that no caller always runs first or last
-      const order = kinds.map((_, i) => kinds[(i + rep) % kinds.length]!)
-      for (const kind of order) {
-        process.stdout.write(`  [${Math.round((Date.now() - t0) / 1000)}s] ${mode.name}: rep ${rep + 1}/${reps} ${kind}...\r`)
-        const cpu0 = await responder.ask<NodeJS.CpuUsage & { writes: number }>({ type: 'cpu' })
-        const r = await callers.get(kind)!.ask<CallerRun>({ type: 'run', payload: mode.payload, validateOutput: mode.validateOutput, plan })
-        const cpu1 = await responder.ask<NodeJS.CpuUsage & { writes: number }>({ type: 'cpu' })
-        const calls = plan.warmup + r.sequential.count + r.levels.reduce((a, l) => a + l.calls + l.errors, 0)
-        runs.get(kind)!.push({ ...r, responderCpuUs: (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / calls, responderWrites: (cpu1.writes - cpu0.writes) / calls })
-      }
-    }
+    const runs = await runInterleaved(kinds, plan, reps, async (kind, phase) => {
+      const cpu0 = await responder.ask<NodeJS.CpuUsage & { writes: number }>({ type: 'cpu' })
+      const server0 = processCpuUs(server.pid)
+      const result = await callers.get(kind)!.ask<PlanResult>({ type: 'run', payload: mode.payload, validateOutput: mode.validateOutput, plan: phase })
+      const cpu1 = await responder.ask<NodeJS.CpuUsage & { writes: number }>({ type: 'cpu' })
+      const cost = { responderUs: cpu1.user + cpu1.system - cpu0.user - cpu0.system, serverUs: processCpuUs(server.pid) - server0, responderWrites: cpu1.writes - cpu0.writes }
+      return { result, cost }
+    }, (text) => process.stdout.write(`  [${Math.round((Date.now() - t0) / 1000)}s] ${mode.name}: ${text}...          \r`))
     process.stdout.write(`${' '.repeat(90)}\r`)
     if (kinds.length < CALLER_KINDS.length) {
       for (const k of kinds) console.log(k, JSON.stringify(medianRun(runs.get(k)!)))
@@ -121,6 +119,7 @@ function printMode(name: string, bytes: number, s: Record<CallerKind, Summary>):
     ...LEVELS.map((n) => [`calls/s @ ${n} in flight`, ...CALLER_KINDS.map((c) => rate(s[c].throughput[n]!)), ratio(r.shared.throughput[n]!), ratio(r.request.throughput[n]!)]),
     cpuRow('caller CPU µs/call @ 100', s, (x) => x.callerCpuUs[100]!),
     cpuRow('responder CPU µs/call (run)', s, (x) => x.responderCpuUs),
+    cpuRow('nats-server CPU µs/call (run)', s, (x) => x.serverCpuUs),
   ]
   console.log(`\n== ${name} (request body ${bytes} B msgpack)`)
   console.log(textTable(['', 'nc.request()', 'shared-sub raw', 'Switchboard', 'SB/shared', 'SB/request'], rows))

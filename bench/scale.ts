@@ -2,7 +2,8 @@
  * bench:scale — throughput of 1, 2, 4, 8 worker processes behind one queue group.
  * I/O-bound: each call awaits ~5 ms, each worker takes at most `maxInFlight` calls at once, the caller keeps
  * workers × maxInFlight calls in flight and retries RESOURCE_EXHAUSTED at once. CPU-bound: a busy loop, 1 and 2 workers.
- * Options: --quick, --max-in-flight N, --seconds S.
+ * A full worker lets up to --max-queued calls wait for a slot (its `maxQueued`) before it refuses.
+ * Options: --quick, --max-in-flight N, --max-queued N, --seconds S.
  */
 import { startServer } from '../test/harness/nats-server.ts'
 import { commandLine, flag, numberOption } from './args.ts'
@@ -15,6 +16,11 @@ export const DEFAULT_SCALE = {
   ioWorkers: [1, 2, 4, 8],
   cpuWorkers: [1, 2],
   maxInFlight: 10,
+  /**
+   * Calls a full worker lets wait for a slot (the worker's `maxQueued`) before it refuses with RESOURCE_EXHAUSTED.
+   * 0: refuse at once and let the caller retry, which spreads an exactly-full load best (see docs/benchmarks.md).
+   */
+  maxQueued: 0,
   waitMs: 5,
   /** Busy-loop steps per CPU-bound call (about a millisecond on the reference machine). */
   spinIterations: 40_000,
@@ -38,9 +44,9 @@ interface Point {
   workerCpuUs: number
 }
 
-async function measure(url: string, caller: Child, workers: number, maxInFlight: number, method: string, input: unknown, inFlight: number, maxMs: number) {
+async function measure(url: string, caller: Child, workers: number, maxInFlight: number, maxQueued: number, method: string, input: unknown, inFlight: number, maxMs: number) {
   const ws: Child[] = []
-  for (let i = 0; i < workers; i++) ws.push(await spawnChild(`worker-${i + 1}`, './scale-worker.ts', [url, String(maxInFlight)]))
+  for (let i = 0; i < workers; i++) ws.push(await spawnChild(`worker-${i + 1}`, './scale-worker.ts', [url, String(maxInFlight), String(maxQueued)]))
   type Usage = { served: number; cpu: NodeJS.CpuUsage }
   const usage = async () => (await Promise.all(ws.map((w) => w.ask<Usage>({ type: 'usage' })))).reduce((a, u) => ({ served: a.served + u.served, us: a.us + u.cpu.user + u.cpu.system }), { served: 0, us: 0 })
   try {
@@ -57,9 +63,10 @@ await runScript(async () => {
   const quick = flag('quick')
   const d = DEFAULT_SCALE
   const maxInFlight = numberOption('max-in-flight', d.maxInFlight)
+  const maxQueued = numberOption('max-queued', d.maxQueued)
   const maxMs = numberOption('seconds', quick ? d.quickSeconds : d.seconds) * 1000
   const t0 = Date.now()
-  console.log(`bench:scale ${quick ? '(quick) ' : ''}— ${machine().cores} cores; maxInFlight ${maxInFlight} per worker; ${maxMs / 1000} s per point`)
+  console.log(`bench:scale ${quick ? '(quick) ' : ''}— ${machine().cores} cores; maxInFlight ${maxInFlight}, maxQueued ${maxQueued} per worker; ${maxMs / 1000} s per point`)
   const server = await startServer({ jetstream: false })
   onCleanup(() => server.stop())
   const caller = await spawnChild('caller', './scale-caller.ts', [server.url])
@@ -68,7 +75,7 @@ await runScript(async () => {
     const points: Point[] = []
     for (const k of counts) {
       process.stdout.write(`  [${Math.round((Date.now() - t0) / 1000)}s] ${label}: ${k} worker(s)...\r`)
-      const r = await measure(server.url, caller, k, limit, method, input, inFlightOf(k), maxMs)
+      const r = await measure(server.url, caller, k, limit, maxQueued, method, input, inFlightOf(k), maxMs)
       const base = points[0]?.rate ?? r.rate
       points.push({ workers: k, rate: r.rate, calls: r.calls, errors: r.errors, rejected: r.rejected, speedup: r.rate / base, efficiency: r.rate / base / k, callerCpuUs: r.cpuUs, workerCpuUs: r.workerCpuUs })
     }
@@ -93,11 +100,11 @@ await runScript(async () => {
       console.log(`SCALING ${title}: ${misses.length === 0 ? 'target met' : `TARGET MISSED at ${misses.map((p) => `${p.workers} workers (${ratio(p.efficiency)})`).join(', ')}`} (target speed-up >= ${d.scalingTarget} x workers)`)
     }
   }
-  show(`I/O-bound: handler awaits ${d.waitMs} ms, maxInFlight ${maxInFlight} per worker, ${maxInFlight} x workers in flight`, io, true)
+  show(`I/O-bound: handler awaits ${d.waitMs} ms, maxInFlight ${maxInFlight} and maxQueued ${maxQueued} per worker, ${maxInFlight} x workers in flight`, io, true)
   show(`CPU-bound: ${d.spinIterations} busy-loop steps per call, ${d.cpuInFlightPerWorker} x workers in flight (${machine().cores} cores shared with caller and nats-server)`, cpu, false)
 
   const command = commandLine('bench:scale')
-  const file = await saveResult('scale', quick, { command, options: { ...d, maxInFlight, maxMs }, io, cpu })
+  const file = await saveResult('scale', quick, { command, options: { ...d, maxInFlight, maxQueued, maxMs }, io, cpu })
   console.log(`\nsaved ${file}`)
   if (!quick || flag('svg')) {
     const m = machine()

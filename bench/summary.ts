@@ -9,6 +9,8 @@ export interface CallerRun {
   levels: ThroughputResult[]
   /** Responder CPU per call over the whole run (warm-up included), µs. */
   responderCpuUs?: number
+  /** nats-server CPU per call over the whole run, µs (NaN where /proc is missing). */
+  serverCpuUs?: number
   responderWrites?: number
 }
 
@@ -23,6 +25,7 @@ export function medianRun(runs: CallerRun[]) {
     callerWrites: Object.fromEntries(levels.map((n, i) => [n, median(runs.map((r) => r.levels[i]!.writesPerCall))])) as Record<number, number>,
     responderWrites: Math.round(median(runs.map((r) => r.responderWrites ?? NaN)) * 1000) / 1000,
     responderCpuUs: Math.round(median(runs.map((r) => r.responderCpuUs ?? NaN)) * 10) / 10,
+    serverCpuUs: Math.round(median(runs.map((r) => r.serverCpuUs ?? NaN)) * 10) / 10,
     errors: runs.reduce((a, r) => a + r.sequential.errors + r.levels.reduce((b, l) => b + l.errors, 0), 0),
     reps: runs.map((r) => ({ p50: r.sequential.p50, throughput: r.levels.map((l) => l.rate) })),
   }

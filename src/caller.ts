@@ -8,16 +8,22 @@ import { systemError, type RpcError } from './rpc-error.ts'
  */
 export const DEFAULT_DEADLINE_SWEEP_MS = 10
 
+/** Where a request's outcome goes: `reply` with the reply message, or `fail` with why there is none. */
+export interface ReplySink<A> {
+  reply(arg: A, msg: Msg): void
+  fail(arg: A, err: RpcError): void
+}
+
 class Pending {
-  /** performance.now() after which the call fails with DEADLINE_EXCEEDED. */
-  deadline = 0
-  timeoutMs = 0
   signal: AbortSignal | undefined = undefined
   onAbort: (() => void) | undefined = undefined
   constructor(
     readonly subject: string,
-    readonly resolve: (msg: Msg) => void,
-    readonly reject: (err: RpcError) => void,
+    /** performance.now() after which the call fails with DEADLINE_EXCEEDED. */
+    readonly deadline: number,
+    readonly timeoutMs: number,
+    readonly sink: ReplySink<unknown>,
+    readonly arg: unknown,
   ) {}
 }
 
@@ -29,7 +35,7 @@ class Pending {
 export class Caller {
   readonly nc: NatsConnection
   readonly #prefix: string
-  readonly #pending = new Map<string, Pending>()
+  readonly #pending = new Map<number, Pending>()
   #sub: Subscription | undefined = undefined
   #seq = 0
   #up = true
@@ -52,50 +58,48 @@ export class Caller {
   }
 
   /**
-   * Publishes one request and resolves with the reply message.
-   * Rejects with UNAVAILABLE (no responders, connection down), DEADLINE_EXCEEDED, CANCELLED, PERMISSION_DENIED
-   * or RESOURCE_EXHAUSTED (over the server's max_payload).
+   * Publishes one request; its reply goes to `sink.reply(arg, msg)`, or its failure to `sink.fail(arg, err)`:
+   * UNAVAILABLE (no responders, connection down), DEADLINE_EXCEEDED, CANCELLED, PERMISSION_DENIED or
+   * RESOURCE_EXHAUSTED (over the server's max_payload). Never throws; the sink may be called before this returns.
+   * Callbacks instead of a promise: the client settles one promise per call, across all its attempts.
    */
-  request(subject: string, body: Uint8Array, headers: MsgHdrs | undefined, timeoutMs: number, signal?: AbortSignal): Promise<Msg> {
-    if (!this.connected) return Promise.reject(systemError('UNAVAILABLE', `not connected to NATS: cannot call ${subject}`))
-    if (signal?.aborted) return Promise.reject(systemError('CANCELLED', `call to ${subject} cancelled`, undefined, signal.reason))
+  send<A>(subject: string, body: Uint8Array, headers: MsgHdrs | undefined, timeoutMs: number, signal: AbortSignal | undefined, sink: ReplySink<A>, arg: A): void {
+    if (!this.connected) return sink.fail(arg, systemError('UNAVAILABLE', `not connected to NATS: cannot call ${subject}`))
+    if (signal?.aborted) return sink.fail(arg, systemError('CANCELLED', `call to ${subject} cancelled`, undefined, signal.reason))
     const max = this.nc.info?.max_payload
-    if (max !== undefined && body.length > max) return Promise.reject(tooLarge(subject, body.length, max))
+    if (max !== undefined && body.length > max) return sink.fail(arg, tooLarge(subject, body.length, max))
     if (this.#sub === undefined) this.#start()
-    const token = (++this.#seq).toString(36)
-    return new Promise<Msg>((resolve, reject) => {
-      const p = new Pending(subject, resolve, reject)
-      p.deadline = performance.now() + timeoutMs
-      p.timeoutMs = timeoutMs
-      this.#pending.set(token, p)
-      this.#sweeper ??= setInterval(() => this.#sweep(), DEFAULT_DEADLINE_SWEEP_MS)
-      if (signal !== undefined) {
-        p.signal = signal
-        p.onAbort = () => this.#fail(token, systemError('CANCELLED', `call to ${subject} cancelled`, undefined, signal.reason))
-        signal.addEventListener('abort', p.onAbort, { once: true })
-      }
-      try {
-        this.nc.publish(subject, body, { reply: `${this.#prefix}.${token}`, headers })
-      } catch (err) {
-        const tooBig = max !== undefined && String((err as Error)?.message).includes('max_payload')
-        this.#fail(token, tooBig ? tooLarge(subject, body.length, max) : systemError('UNAVAILABLE', `cannot publish to ${subject}: ${(err as Error).message}`, undefined, err))
-      }
-    })
+    const token = ++this.#seq
+    const p = new Pending(subject, performance.now() + timeoutMs, timeoutMs, sink as ReplySink<unknown>, arg)
+    this.#pending.set(token, p)
+    this.#sweeper ??= setInterval(() => this.#sweep(), DEFAULT_DEADLINE_SWEEP_MS)
+    if (signal !== undefined) {
+      p.signal = signal
+      p.onAbort = () => this.#fail(token, systemError('CANCELLED', `call to ${subject} cancelled`, undefined, signal.reason))
+      signal.addEventListener('abort', p.onAbort, { once: true })
+    }
+    try {
+      this.nc.publish(subject, body, { reply: `${this.#prefix}.${token.toString(36)}`, headers })
+    } catch (err) {
+      const tooBig = max !== undefined && String((err as Error)?.message).includes('max_payload')
+      this.#fail(token, tooBig ? tooLarge(subject, body.length, max) : systemError('UNAVAILABLE', `cannot publish to ${subject}: ${(err as Error).message}`, undefined, err))
+    }
   }
 
   #start(): void {
     const offset = this.#prefix.length + 1
+    const byteOffset = Buffer.byteLength(this.#prefix) + 1
     this.#sub = this.nc.subscribe(`${this.#prefix}.*`, {
       callback: (err, msg) => {
         if (err !== null) return this.#inboxRefused(err)
-        const p = this.#take(msg.subject.slice(offset))
+        const p = this.#take(tokenOf(msg, offset, byteOffset))
         if (p === undefined) return
         if (msg.data.length === 0 && noResponders(msg)) {
-          p.reject(systemError('UNAVAILABLE', `no worker serves ${p.subject}`))
+          p.sink.fail(p.arg, systemError('UNAVAILABLE', `no worker serves ${p.subject}`))
         } else if (performance.now() > p.deadline) {
           // the sweep has not run yet, but the reply is late: the worker gave up at the same deadline
-          p.reject(systemError('DEADLINE_EXCEEDED', `no reply from ${p.subject} within ${p.timeoutMs} ms`))
-        } else p.resolve(msg)
+          p.sink.fail(p.arg, systemError('DEADLINE_EXCEEDED', `no reply from ${p.subject} within ${p.timeoutMs} ms`))
+        } else p.sink.reply(p.arg, msg)
       },
     })
     if (!this.#watching) {
@@ -142,7 +146,7 @@ export class Caller {
     }
   }
 
-  #take(token: string): Pending | undefined {
+  #take(token: number): Pending | undefined {
     const p = this.#pending.get(token)
     if (p === undefined) return undefined
     this.#pending.delete(token)
@@ -150,13 +154,35 @@ export class Caller {
     return p
   }
 
-  #fail(token: string, err: RpcError): void {
-    this.#take(token)?.reject(err)
+  #fail(token: number, err: RpcError): void {
+    const p = this.#take(token)
+    p?.sink.fail(p.arg, err)
   }
 
   #failAll(reason: string): void {
     for (const token of [...this.#pending.keys()]) this.#fail(token, systemError('UNAVAILABLE', reason))
   }
+}
+
+/**
+ * The pending-call token at the end of a reply subject (base 36), read from the message's subject bytes when the
+ * nats.js internals are there (no subject string is decoded), else from `msg.subject`. NaN when it is not one.
+ */
+function tokenOf(msg: Msg, offset: number, byteOffset: number): number {
+  const bytes = (msg as Msg & { _msg?: { subject?: unknown } })._msg?.subject
+  if (!(bytes instanceof Uint8Array)) return parseToken(msg.subject.slice(offset))
+  let n = 0
+  for (let i = byteOffset; i < bytes.length; i++) {
+    const b = bytes[i]!
+    const digit = b >= 48 && b <= 57 ? b - 48 : b >= 97 && b <= 122 ? b - 87 : -1
+    if (digit < 0) return NaN
+    n = n * 36 + digit
+  }
+  return bytes.length > byteOffset ? n : NaN
+}
+
+function parseToken(s: string): number {
+  return /^[0-9a-z]+$/.test(s) ? parseInt(s, 36) : NaN
 }
 
 /** The server's no-responders status (503), read without letting a malformed header throw. */

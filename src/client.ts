@@ -1,14 +1,14 @@
-import { nuid, type Msg, type NatsConnection } from '@nats-io/nats-core'
-import { decodeEnvelope, encodeBody } from './codec.ts'
-import { OK, RETRYABLE_CODES, SystemCode, isSystemCode } from './codes.ts'
+import { nuid, type NatsConnection } from '@nats-io/nats-core'
+import { Call, type CallSettings, type ClientContext } from './call.ts'
+import { callerOf } from './caller.ts'
 import { compose, type Middleware } from './compose.ts'
-import type { AnyContract, InputOf, MethodName, MethodSpec, OutputOf } from './contract.ts'
-import { callerOf, type Caller } from './caller.ts'
-import { Header, readHeaders, wireHeaders, type HeaderRecord } from './headers.ts'
-import { DEFAULT_RETRY, attemptTimeout, backoff, sleep, type RetryOptions } from './retry.ts'
+import type { AnyContract, InputOf, MethodName, OutputOf } from './contract.ts'
+import { Header, type HeaderRecord } from './headers.ts'
+import { DEFAULT_RETRY, type RetryOptions } from './retry.ts'
 import { RpcError, systemError } from './rpc-error.ts'
 import { tracingFor, type CallSpan, type TraceMode } from './trace.ts'
-import { describeIssues, issuesOf, validatorsOf } from './validator.ts'
+
+export type { ClientContext } from './call.ts'
 
 /** Options of one call. */
 export interface CallOptions {
@@ -20,18 +20,6 @@ export interface CallOptions {
   readonly headers?: HeaderRecord
   /** The call's `Rpc-Id`; one is made when absent. It stays the same on every retry. */
   readonly id?: string
-}
-
-/** What client middleware sees of a call. Middleware may change `input` and `headers` before `next()`. */
-export interface ClientContext {
-  readonly service: string
-  readonly method: string
-  readonly subject: string
-  input: unknown
-  readonly headers: Record<string, string>
-  /** Absolute deadline, epoch ms. */
-  readonly deadline: number
-  readonly signal: AbortSignal | undefined
 }
 
 /** Middleware around every call of a client: `(ctx, next) => Promise<output>`. */
@@ -136,9 +124,8 @@ export function client<C extends AnyContract>(nc: NatsConnection, contract: C, o
 
 /** @internal A client whose calls inherit `scope` (used for calls made inside handlers). */
 export function createClient<C extends AnyContract>(nc: NatsConnection, contract: C, opts: ResolvedClientOptions, scope?: CallScope): Client<C> {
-  const caller = callerOf(nc)
-  const last = (ctx: ClientContext) => send(caller, contract.methods[ctx.method]!, ctx, opts)
-  const run = compose(opts.middleware, last)
+  const settings: CallSettings = { caller: callerOf(nc), retry: opts.retry, validateInput: opts.validateInput }
+  const run = compose(opts.middleware, (call: Call) => call.send())
   const subjects = new Map(Object.keys(contract.methods).map((m) => [m, `${opts.prefix}.${contract.name}.${m}`]))
   const tracing = tracingFor(opts.trace)
   const $call = (method: string, input: unknown, call?: CallOptions): Promise<unknown> => {
@@ -157,7 +144,8 @@ export function createClient<C extends AnyContract>(nc: NatsConnection, contract
     if (scope !== undefined && scope.deadline < deadline) deadline = scope.deadline
     const headers: Record<string, string> = { ...scope?.headers, ...opts.headers, ...call?.headers }
     headers[Header.Id] = call?.id ?? scope?.nextId() ?? nuid.next()
-    const ctx: ClientContext = { service: contract.name, method, subject, input, headers, deadline, signal: either(call?.signal, scope?.signal) }
+    const signal = either(call?.signal, scope?.signal)
+    const ctx = new Call(contract.name, method, subject, input, headers, deadline, signal, contract.methods[method]!, settings)
     let span: CallSpan | undefined
     if (tracing !== undefined) {
       span = tracing.start('client', contract.name, method, headers[Header.TraceParent])
@@ -190,79 +178,6 @@ function ended(span: CallSpan): [(v: unknown) => unknown, (err: unknown) => neve
       throw err
     },
   ]
-}
-
-function send(caller: Caller, spec: MethodSpec, ctx: ClientContext, opts: ResolvedClientOptions): Promise<unknown> {
-  if (opts.validateInput) {
-    const v = validatorsOf(spec).input
-    if (!v.Check(ctx.input)) {
-      const issues = issuesOf(v, ctx.input)
-      return Promise.reject(systemError('INVALID_ARGUMENT', `invalid input for ${ctx.service}.${ctx.method}: ${describeIssues(issues)}`, { issues }))
-    }
-  }
-  let body: Uint8Array
-  try {
-    body = encodeBody(ctx.input)
-  } catch (err) {
-    return Promise.reject(systemError('INVALID_ARGUMENT', `input for ${ctx.service}.${ctx.method} cannot be encoded: ${(err as Error).message}`, undefined, err))
-  }
-  const retry = opts.retry
-  if (spec.idempotent !== true || retry.attempts <= 1) return sendOnce(caller, spec, ctx, body, ctx.deadline - Date.now())
-  const first = sendOnce(caller, spec, ctx, body, shareOf(ctx, retry.attempts))
-  return first.catch((err: unknown) => {
-    if (!(err instanceof RpcError && RETRYABLE_CODES.has(err.code))) throw err
-    return sendWithRetry(caller, spec, ctx, body, retry, 2)
-  })
-}
-
-/** Attempts `from` onwards of an idempotent call, after a backoff each. */
-async function sendWithRetry(caller: Caller, spec: MethodSpec, ctx: ClientContext, body: Uint8Array, retry: RetryOptions, from: number): Promise<unknown> {
-  for (let attempt = from; ; attempt++) {
-    const wait = Math.min(backoff(retry, attempt), Math.max(0, ctx.deadline - Date.now() - 1))
-    try {
-      await sleep(wait, ctx.signal)
-    } catch (reason) {
-      throw systemError('CANCELLED', `call to ${ctx.subject} cancelled`, undefined, reason)
-    }
-    try {
-      return await sendOnce(caller, spec, ctx, body, shareOf(ctx, retry.attempts - attempt + 1))
-    } catch (err) {
-      const again = attempt < retry.attempts && err instanceof RpcError && RETRYABLE_CODES.has(err.code)
-      if (!again) throw err
-    }
-  }
-}
-
-/** The time an attempt gets: its share of what is left of the deadline (0 when nothing is left). */
-function shareOf(ctx: ClientContext, attemptsLeft: number): number {
-  const remaining = ctx.deadline - Date.now()
-  return remaining <= 0 ? 0 : attemptTimeout(remaining, attemptsLeft)
-}
-
-function sendOnce(caller: Caller, spec: MethodSpec, ctx: ClientContext, body: Uint8Array, timeout: number): Promise<unknown> {
-  if (timeout <= 0) return Promise.reject(systemError('DEADLINE_EXCEEDED', `deadline of ${ctx.service}.${ctx.method} passed before it was sent`))
-  let headers
-  try {
-    headers = wireHeaders(ctx.headers, Header.Deadline, String(Date.now() + timeout))
-  } catch (err) {
-    return Promise.reject(err)
-  }
-  return caller.request(ctx.subject, body, headers, timeout, ctx.signal).then((msg) => resultOf(spec, ctx, msg))
-}
-
-function resultOf(spec: MethodSpec, ctx: ClientContext, msg: Msg): unknown {
-  const env = decodeEnvelope(msg.data)
-  if (env === undefined) throw systemError('INTERNAL', `malformed reply from ${ctx.subject}`)
-  if (env.status === OK) return (env as { result: unknown }).result
-  const { status: code, message, data } = env as { status: string; message: string; data?: unknown }
-  throw new RpcError(code, message, { status: statusOf(spec, code, msg), data })
-}
-
-function statusOf(spec: MethodSpec, code: string, msg: Msg): number {
-  if (isSystemCode(code)) return SystemCode[code]
-  if (spec.errors !== undefined && Object.hasOwn(spec.errors, code)) return spec.errors[code]!.status
-  const n = Number(readHeaders(msg)[Header.ServiceErrorCode])
-  return Number.isInteger(n) && n > 0 ? n : 500
 }
 
 async function withCallSite<T>(p: Promise<T>, site: Error): Promise<T> {

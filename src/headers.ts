@@ -16,7 +16,6 @@ export const Header = {
 export type HeaderRecord = Readonly<Record<string, string>>
 
 const NAME = /^[!-9;-~]+$/
-const textEncoder = new TextEncoder()
 const textDecoder = new TextDecoder()
 
 /**
@@ -56,7 +55,7 @@ export function wireHeaders(record: HeaderRecord, extraName?: string, extraValue
     checkHeader(extraName, extraValue!)
     s += `\r\n${extraName}: ${extraValue}`
   }
-  return new WireHeaders(textEncoder.encode(`${s}\r\n\r\n`)) as unknown as MsgHdrs
+  return new WireHeaders(Buffer.from(`${s}\r\n\r\n`)) as unknown as MsgHdrs
 }
 
 /** Reads nats.js headers into a plain record (first value of each key). */
@@ -78,18 +77,35 @@ export function readHeaders(msg: Msg): Record<string, string> {
   if (hdr === undefined || m._rdata === undefined) return fromMsgHdrs(msg.headers)
   const out: Record<string, string> = {}
   if (hdr <= 0) return out
-  const raw = m._rdata.subarray(0, hdr)
-  const s = textDecoder.decode(raw)
-  let at = s.indexOf('\r\n')
-  while (at !== -1 && at + 2 < s.length) {
-    const end = s.indexOf('\r\n', at + 2)
-    const line = s.slice(at + 2, end === -1 ? s.length : end)
-    const colon = line.indexOf(':')
-    if (colon > 0) {
-      const k = line.slice(0, colon)
-      if (out[k] === undefined) out[k] = line.slice(colon + 1).trim()
-    }
-    at = end
+  const s = textDecoder.decode(m._rdata.subarray(0, hdr))
+  // lines after the status line: `Name: value`; the first value of a name wins
+  let end = s.indexOf('\r\n')
+  while (end !== -1) {
+    const start = end + 2
+    end = s.indexOf('\r\n', start)
+    const stop = end === -1 ? s.length : end
+    const colon = s.indexOf(':', start)
+    if (colon <= start || colon >= stop) continue
+    const k = nameAt(s, start, colon)
+    if (out[k] !== undefined) continue
+    let from = colon + 1
+    let to = stop
+    while (from < to && isBlank(s.charCodeAt(from))) from++
+    while (to > from && isBlank(s.charCodeAt(to - 1))) to--
+    out[k] = s.slice(from, to)
   }
   return out
+}
+
+/** The protocol's own names, as constants: a name sliced out of the text would be hashed again on every store. */
+const KNOWN_NAMES: readonly string[] = Object.values(Header)
+
+function nameAt(s: string, start: number, end: number): string {
+  const length = end - start
+  for (const name of KNOWN_NAMES) if (name.length === length && s.startsWith(name, start)) return name
+  return s.slice(start, end)
+}
+
+function isBlank(c: number): boolean {
+  return c === 32 || c === 9
 }

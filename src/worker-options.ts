@@ -14,8 +14,14 @@ export interface WorkerOptions<State extends object = Record<string, unknown>> {
   readonly prefix?: string
   /** Queue group; the service name by default. */
   readonly queue?: string
-  /** Calls run at once; past it the worker answers RESOURCE_EXHAUSTED. */
+  /** Calls run at once; past it calls wait in the backlog (`maxQueued`), and past that get RESOURCE_EXHAUSTED. */
   readonly maxInFlight?: number
+  /**
+   * Calls that may wait, first in first out, for one of the `maxInFlight` slots instead of being refused at once
+   * with RESOURCE_EXHAUSTED. A waiting call still has its deadline: one that passes before it starts gets
+   * DEADLINE_EXCEEDED without running. 0 (the default) refuses every call past `maxInFlight`.
+   */
+  readonly maxQueued?: number
   /** Check each result against the output schema (INTERNAL when it does not match). */
   readonly validateOutput?: boolean
   readonly middleware?: readonly WorkerMiddleware<State>[]
@@ -44,6 +50,7 @@ export interface ResolvedWorkerOptions<State extends object = Record<string, unk
   readonly prefix: string
   readonly queue: string | undefined
   readonly maxInFlight: number
+  readonly maxQueued: number
   readonly validateOutput: boolean
   readonly middleware: readonly WorkerMiddleware<State>[]
   readonly logger: Logger
@@ -59,6 +66,7 @@ export const DEFAULT_WORKER_OPTIONS: ResolvedWorkerOptions = Object.freeze({
   prefix: 'rpc',
   queue: undefined,
   maxInFlight: 1_000,
+  maxQueued: 0,
   validateOutput: true,
   middleware: Object.freeze([]) as readonly WorkerMiddleware[],
   logger: stderrLogger('error'),
@@ -75,10 +83,13 @@ export function resolveWorkerOptions<State extends object>(options: WorkerOption
   const d = DEFAULT_WORKER_OPTIONS
   const maxInFlight = options.maxInFlight ?? d.maxInFlight
   if (!Number.isInteger(maxInFlight) || maxInFlight < 1) throw new TypeError(`maxInFlight must be a positive integer, got ${maxInFlight}`)
+  const maxQueued = options.maxQueued ?? d.maxQueued
+  if (!Number.isInteger(maxQueued) || maxQueued < 0) throw new TypeError(`maxQueued must be an integer >= 0, got ${maxQueued}`)
   return {
     prefix: options.prefix ?? d.prefix,
     queue: options.queue ?? d.queue,
     maxInFlight,
+    maxQueued,
     validateOutput: options.validateOutput ?? d.validateOutput,
     middleware: [...(options.middleware ?? [])],
     logger: options.logger ?? d.logger,

@@ -3,6 +3,7 @@ import { decodeBody, encodeFailure, encodeOk } from './codec.ts'
 import { compose } from './compose.ts'
 import { CallContext, type ContextHost, type HandlerContext } from './context.ts'
 import type { AnyContract, InputOf, MethodName, OutputOf } from './contract.ts'
+import { Backlog } from './backlog.ts'
 import { Endpoint, type EndpointStats } from './endpoint.ts'
 import { toFailure, type Failure } from './failure.ts'
 import { Header, readHeaders, wireHeaders } from './headers.ts'
@@ -36,6 +37,8 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
   readonly #endpoints = new Map<string, Endpoint>()
   readonly #subs: Subscription[] = []
   #inFlight = 0
+  readonly #backlog: Backlog<Waiting>
+  #pumping = false
   #idle: (() => void) | undefined = undefined
   #stopped: Promise<void> | undefined = undefined
   #observer: CallObserver | undefined = undefined
@@ -48,6 +51,7 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
     readonly options: ResolvedWorkerOptions<object>,
   ) {
     this.id = options.instanceId ?? nuid.next()
+    this.#backlog = new Backlog(options.maxQueued)
     const queue = options.queue ?? contract.name
     const table = handlers as unknown as Record<string, unknown>
     for (const name of Object.keys(table)) {
@@ -74,6 +78,11 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
   /** Calls being handled now. */
   get inFlight(): number {
     return this.#inFlight
+  }
+
+  /** Calls received and waiting for a free slot (at most `maxQueued`). */
+  get queued(): number {
+    return this.#backlog.size
   }
 
   /** Whether stop() was called. */
@@ -169,10 +178,11 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
 
   async #drain(): Promise<void> {
     await Promise.all(this.#subs.map((s) => s.drain().catch(() => undefined)))
-    if (this.#inFlight === 0) return
+    if (this.#inFlight === 0 && this.#backlog.size === 0) return
     const idle = new Promise<void>((resolve) => (this.#idle = resolve))
     if ((await within(idle, this.options.stopTimeout)) === 'timeout') {
       this.aborted = true
+      for (const w of this.#backlog.drain()) this.#refuse(w.msg, w.endpoint, 'UNAVAILABLE', 503, `${this.contract.name} worker ${this.id} stopped before the call started`)
       for (const ctx of this.live) ctx.abort(systemError('UNAVAILABLE', 'worker stopping'))
       if ((await within(idle, this.options.stopTimeout)) === 'timeout') {
         const message = `${this.#inFlight} call(s) still running after their signals were aborted: stopped without answering them`
@@ -193,15 +203,41 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
       return
     }
     if (this.#inFlight >= this.options.maxInFlight) {
-      const message = `${this.contract.name} worker ${this.id} is at its limit of ${this.options.maxInFlight} calls in flight`
-      const failure = { code: 'RESOURCE_EXHAUSTED', status: 429, message }
-      this.#reply(msg, failure)
-      endpoint.record(0, message)
-      this.#observer?.end(endpoint.name, readHeaders(msg)[Header.Id], 0, failure, undefined)
+      if (this.#backlog.offer({ msg, endpoint })) return
+      const { maxInFlight, maxQueued } = this.options
+      this.#refuse(msg, endpoint, 'RESOURCE_EXHAUSTED', 429, `${this.contract.name} worker ${this.id} is at its limit of ${maxInFlight} calls in flight and ${maxQueued} waiting`)
       return
     }
     this.#inFlight++
     this.#handle(msg, endpoint)
+  }
+
+  /** Answers a call that will not run (never started), and counts it. */
+  #refuse(msg: Msg, endpoint: Endpoint, code: 'RESOURCE_EXHAUSTED' | 'UNAVAILABLE', status: number, message: string): void {
+    const failure = { code, status, message }
+    this.#reply(msg, failure)
+    endpoint.record(0, message)
+    this.#observer?.end(endpoint.name, readHeaders(msg)[Header.Id], 0, failure, undefined)
+  }
+
+  /** Starts waiting calls while slots are free; a loop, not recursion, when they finish synchronously. */
+  #pump(): void {
+    if (this.#pumping) return
+    this.#pumping = true
+    try {
+      while (this.#inFlight < this.options.maxInFlight && !this.aborted) {
+        const w = this.#backlog.take()
+        if (w === undefined) break
+        this.#inFlight++
+        try {
+          this.#handle(w.msg, w.endpoint)
+        } catch (e) {
+          this.options.logger.error({ service: this.contract.name, subject: w.msg.subject, err: e }, 'dispatch failed')
+        }
+      }
+    } finally {
+      this.#pumping = false
+    }
   }
 
   /** Runs one call; answers synchronously when the handler and middleware are, else when the promise settles. */
@@ -274,7 +310,9 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
       try {
         this.#observer?.end(e.name, id, ms, failure, span)
       } finally {
-        if (--this.#inFlight === 0) this.#idle?.()
+        this.#inFlight--
+        if (this.#backlog.size > 0) this.#pump()
+        if (this.#inFlight === 0 && this.#backlog.size === 0) this.#idle?.()
       }
     }
   }
@@ -314,6 +352,12 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
       this.#respond(msg, encodeFailure('RESOURCE_EXHAUSTED', message), { code: 'RESOURCE_EXHAUSTED', status: 429, message })
     }
   }
+}
+
+/** A call received while every slot was taken. */
+interface Waiting {
+  readonly msg: Msg
+  readonly endpoint: Endpoint
 }
 
 /** Resolves with 'idle' when `p` settles, or 'timeout' after `ms`. */

@@ -315,3 +315,14 @@ t.test('rpc - a body nested past MAX_DEPTH is INVALID_ARGUMENT and never runs', 
   for (let i = 0; i < MAX_DEPTH - 2; i++) fine = [fine]
   t.same(await client(nc, Echo).echo({ text: 'y', nested: fine }), { text: 'y', nested: fine, worker: 'deep' }, 'nesting within the limit round-trips')
 })
+
+t.test('rpc - replies reach the caller through an inbox prefix with non-ASCII characters', async (t) => {
+  const server = await serverFor(t, { jetstream: false })
+  const worker = await startEcho(await connectFor(t, server.url), 'w')
+  t.teardown(() => worker.stop())
+  const nc = await connectFor(t, server.url, { inboxPrefix: '_INBOX_çà_ü' })
+  const echo = client(nc, Echo, { timeout: 2_000 })
+  const texts = Array.from({ length: 50 }, (_, i) => `m${i}`)
+  const replies = await Promise.all(texts.map((text) => echo.echo({ text })))
+  t.same(replies.map((r) => r.text), texts, 'every reply matched to its own call')
+})

@@ -11,6 +11,8 @@ export interface NatsServer {
   readonly monitorPort: number
   readonly dir: string
   readonly name: string
+  /** The server process's pid (undefined while it is not running). */
+  readonly pid: number | undefined
   /** Stops the process (SIGTERM, then SIGKILL) and, unless `keepStore`, removes its temp dir. */
   stop(opts?: { keepStore?: boolean }): Promise<void>
   /** Kills the process at once (SIGKILL), keeping its store. */
@@ -120,6 +122,9 @@ export async function startServer(opts: ServerOptions = {}): Promise<NatsServer>
     monitorPort,
     dir,
     name,
+    get pid() {
+      return proc?.exitCode === null ? proc.pid : undefined
+    },
     async stop({ keepStore = false } = {}) {
       await halt('SIGTERM')
       if (!keepStore && opts.dir === undefined) await rm(dir, { recursive: true, force: true })

@@ -1,0 +1,44 @@
+/**
+ * A bounded first-in, first-out queue: the calls a worker has received but cannot start yet because `maxInFlight`
+ * are running. Array plus head index, compacted when half of it is spent, so take() is O(1) amortised.
+ */
+export class Backlog<T> {
+  #items: (T | undefined)[] = []
+  #head = 0
+
+  constructor(readonly capacity: number) {}
+
+  get size(): number {
+    return this.#items.length - this.#head
+  }
+
+  /** Adds `item` at the back; false when the backlog is full. */
+  offer(item: T): boolean {
+    if (this.size >= this.capacity) return false
+    this.#items.push(item)
+    return true
+  }
+
+  /** Removes and returns the oldest item, or undefined when empty. */
+  take(): T | undefined {
+    if (this.#head === this.#items.length) return undefined
+    const item = this.#items[this.#head]
+    this.#items[this.#head++] = undefined
+    if (this.#head === this.#items.length) {
+      this.#items = []
+      this.#head = 0
+    } else if (this.#head >= 1024 && this.#head * 2 >= this.#items.length) {
+      this.#items = this.#items.slice(this.#head)
+      this.#head = 0
+    }
+    return item
+  }
+
+  /** Removes and returns every item, oldest first. */
+  drain(): T[] {
+    const rest = this.#items.slice(this.#head) as T[]
+    this.#items = []
+    this.#head = 0
+    return rest
+  }
+}

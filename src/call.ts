@@ -1,0 +1,131 @@
+import type { Msg } from '@nats-io/nats-core'
+import type { Caller, ReplySink } from './caller.ts'
+import { decodeEnvelope, encodeBody } from './codec.ts'
+import { OK, RETRYABLE_CODES, SystemCode, isSystemCode } from './codes.ts'
+import type { MethodSpec } from './contract.ts'
+import { Header, readHeaders, wireHeaders } from './headers.ts'
+import { attemptTimeout, backoff, sleep, type RetryOptions } from './retry.ts'
+import { RpcError, systemError } from './rpc-error.ts'
+import { describeIssues, issuesOf, validatorsOf } from './validator.ts'
+
+/** What client middleware sees of a call. Middleware may change `input` and `headers` before `next()`. */
+export interface ClientContext {
+  readonly service: string
+  readonly method: string
+  readonly subject: string
+  input: unknown
+  readonly headers: Record<string, string>
+  /** Absolute deadline, epoch ms. */
+  readonly deadline: number
+  readonly signal: AbortSignal | undefined
+}
+
+/** What a call needs of its client. */
+export interface CallSettings {
+  readonly caller: Caller
+  readonly retry: RetryOptions
+  readonly validateInput: boolean
+}
+
+/**
+ * One outgoing call: the context client middleware sees, and the attempts that carry it. One promise per call,
+ * settled by the reply sink across every attempt (no promise, closure or timer per attempt on the way).
+ */
+export class Call implements ClientContext {
+  static readonly #sink: ReplySink<Call> = {
+    reply: (call, msg) => call.#onReply(msg),
+    fail: (call, err) => call.#onFail(err),
+  }
+
+  readonly #spec: MethodSpec
+  readonly #settings: CallSettings
+  #body: Uint8Array | undefined = undefined
+  #attempts = 1
+  #attempt = 0
+  #resolve: (value: unknown) => void = noop
+  #reject: (err: unknown) => void = noop
+
+  constructor(
+    readonly service: string,
+    readonly method: string,
+    readonly subject: string,
+    public input: unknown,
+    readonly headers: Record<string, string>,
+    readonly deadline: number,
+    readonly signal: AbortSignal | undefined,
+    spec: MethodSpec,
+    settings: CallSettings,
+  ) {
+    this.#spec = spec
+    this.#settings = settings
+  }
+
+  /**
+   * The end of the client's middleware chain: checks and encodes `input`, then sends it. An idempotent method is
+   * retried on UNAVAILABLE and DEADLINE_EXCEEDED within the deadline, with the same `Rpc-Id`.
+   */
+  send(): Promise<unknown> {
+    if (this.#settings.validateInput) {
+      const v = validatorsOf(this.#spec).input
+      if (!v.Check(this.input)) {
+        const issues = issuesOf(v, this.input)
+        return Promise.reject(systemError('INVALID_ARGUMENT', `invalid input for ${this.service}.${this.method}: ${describeIssues(issues)}`, { issues }))
+      }
+    }
+    try {
+      this.#body = encodeBody(this.input)
+    } catch (err) {
+      return Promise.reject(systemError('INVALID_ARGUMENT', `input for ${this.service}.${this.method} cannot be encoded: ${(err as Error).message}`, undefined, err))
+    }
+    if (this.#spec.idempotent === true) this.#attempts = this.#settings.retry.attempts
+    return new Promise((resolve, reject) => {
+      this.#resolve = resolve
+      this.#reject = reject
+      this.#sendAttempt()
+    })
+  }
+
+  /** Sends the next attempt with its share of what is left of the deadline. */
+  #sendAttempt(): void {
+    this.#attempt++
+    const now = Date.now()
+    const remaining = this.deadline - now
+    if (remaining <= 0) return this.#reject(systemError('DEADLINE_EXCEEDED', `deadline of ${this.service}.${this.method} passed before it was sent`))
+    const timeout = attemptTimeout(remaining, this.#attempts - this.#attempt + 1)
+    let headers
+    try {
+      headers = wireHeaders(this.headers, Header.Deadline, String(now + timeout))
+    } catch (err) {
+      return this.#reject(err)
+    }
+    this.#settings.caller.send(this.subject, this.#body!, headers, timeout, this.signal, Call.#sink, this)
+  }
+
+  #onReply(msg: Msg): void {
+    const env = decodeEnvelope(msg.data)
+    if (env === undefined) return this.#onFail(systemError('INTERNAL', `malformed reply from ${this.subject}`))
+    if (env.status === OK) return this.#resolve((env as { result: unknown }).result)
+    const { status: code, message, data } = env as { status: string; message: string; data?: unknown }
+    this.#onFail(new RpcError(code, message, { status: statusOf(this.#spec, code, msg), data }))
+  }
+
+  /** Retries a retryable failure after a backoff while attempts and time are left; otherwise fails the call. */
+  #onFail(err: RpcError): void {
+    const left = this.deadline - Date.now() - 1
+    if (this.#attempt >= this.#attempts || left <= 0 || !RETRYABLE_CODES.has(err.code)) return this.#reject(err)
+    sleep(Math.min(backoff(this.#settings.retry, this.#attempt + 1), left), this.signal).then(
+      () => this.#sendAttempt(),
+      (reason: unknown) => this.#reject(systemError('CANCELLED', `call to ${this.subject} cancelled`, undefined, reason)),
+    )
+  }
+}
+
+function noop(): void {}
+
+/** The number of an error code: the system table, the method's declared codes, else the worker's header. */
+function statusOf(spec: MethodSpec, code: string, msg: Msg): number {
+  if (isSystemCode(code)) return SystemCode[code]
+  if (spec.errors !== undefined && Object.hasOwn(spec.errors, code)) return spec.errors[code]!.status
+  const n = Number(readHeaders(msg)[Header.ServiceErrorCode])
+  return Number.isInteger(n) && n > 0 ? n : 500
+}

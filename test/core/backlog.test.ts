@@ -1,0 +1,91 @@
+import t from 'tap'
+import { client, RpcError, silentLogger } from '../../src/index.ts'
+import { Backlog } from '../../src/backlog.ts'
+import { connectFor, delay, failureOf, serverFor } from '../harness/index.ts'
+import { Echo } from '../fixtures/echo-contract.ts'
+import { startEcho } from '../fixtures/echo-worker.ts'
+
+t.test('backlog - first in, first out, bounded, and compacts as it is drained', async (t) => {
+  const b = new Backlog<number>(3)
+  t.equal(b.take(), undefined, 'empty')
+  t.ok(b.offer(1) && b.offer(2) && b.offer(3))
+  t.notOk(b.offer(4), 'full at its capacity')
+  t.equal(b.size, 3)
+  t.equal(b.take(), 1)
+  t.ok(b.offer(4), 'room again after a take')
+  t.same(b.drain(), [2, 3, 4])
+  t.equal(b.size, 0)
+  const big = new Backlog<number>(10_000)
+  for (let i = 0; i < 5_000; i++) big.offer(i)
+  const taken = Array.from({ length: 3_000 }, () => big.take())
+  t.same(taken, Array.from({ length: 3_000 }, (_, i) => i), 'the first 3,000 in order')
+  t.equal(big.size, 2_000, 'size survives compaction')
+  t.equal(big.take(), 3_000, 'order survives compaction')
+})
+
+t.test('worker - calls past maxInFlight wait in the backlog (maxQueued), in order; past that RESOURCE_EXHAUSTED', async (t) => {
+  const server = await serverFor(t, { jetstream: false })
+  const nc = await connectFor(t, server.url)
+  const worker = await startEcho(nc, 'w', { maxInFlight: 1, maxQueued: 2 })
+  t.teardown(() => worker.stop())
+  const echo = client(nc, Echo, { timeout: 5_000 })
+  const done: number[] = []
+  const calls = [0, 1, 2].map((i) => echo.slow({ ms: 150 }).then(() => done.push(i)))
+  await delay(50)
+  t.equal(worker.inFlight, 1, 'one runs')
+  t.equal(worker.queued, 2, 'two wait')
+  const refused = await failureOf(echo.slow({ ms: 0 }))
+  t.equal(refused.code, 'RESOURCE_EXHAUSTED', 'the fourth is refused at once')
+  t.match(refused.message, /1 calls in flight and 2 waiting/)
+  await Promise.all(calls)
+  t.same(done, [0, 1, 2], 'the waiting calls ran, oldest first')
+  t.equal(worker.queued, 0)
+  const stats = worker.stats().find((s) => s.name === 'slow')!
+  t.equal(stats.num_requests, 4, 'every call counted once')
+  t.equal(stats.num_errors, 1)
+})
+
+t.test('worker - a waiting call whose deadline passes gets DEADLINE_EXCEEDED without running', async (t) => {
+  const server = await serverFor(t, { jetstream: false })
+  const nc = await connectFor(t, server.url)
+  let ran = 0
+  const worker = await startEcho(nc, 'w', { maxInFlight: 1, maxQueued: 5, logger: silentLogger })
+  t.teardown(() => worker.stop())
+  const echo = client(nc, Echo, { timeout: 5_000, retry: { attempts: 1 } })
+  const busy = echo.slow({ ms: 300 })
+  await delay(30)
+  const late = failureOf(echo.echo({ text: 'late' }, { timeout: 100 })).then((e) => {
+    ran = worker.stats().find((s) => s.name === 'echo')!.num_requests
+    return e
+  })
+  t.equal((await late).code, 'DEADLINE_EXCEEDED', 'the caller gives up at its deadline')
+  t.equal(ran, 0, 'while the call still waits, not run')
+  await busy
+  await delay(20)
+  const echoStats = worker.stats().find((s) => s.name === 'echo')!
+  t.equal(echoStats.num_errors, 1, 'the worker then answered it as an error…')
+  t.match(echoStats.last_error, /504:deadline passed/, '…DEADLINE_EXCEEDED, without running the handler')
+})
+
+t.test('worker - stop() runs the waiting calls; past stopTimeout they are answered UNAVAILABLE', async (t) => {
+  const server = await serverFor(t, { jetstream: false })
+  const nc = await connectFor(t, server.url)
+  const echo = client(nc, Echo, { timeout: 5_000 })
+
+  const patient = await startEcho(nc, 'p', { maxInFlight: 1, maxQueued: 3 })
+  const queued = [echo.slow({ ms: 80 }), echo.slow({ ms: 80 }), echo.slow({ ms: 80 })]
+  await delay(30)
+  await patient.stop()
+  t.same((await Promise.all(queued)).map((r) => r.aborted), [false, false, false], 'stop() waited for the backlog to run')
+
+  const hurried = await startEcho(nc, 'h', { maxInFlight: 1, maxQueued: 3, stopTimeout: 100, logger: silentLogger })
+  const running = echo.slow({ ms: 2_000 })
+  const waiting = [failureOf(echo.slow({ ms: 10 })), failureOf(echo.slow({ ms: 10 }))]
+  await delay(30)
+  t.equal(hurried.queued, 2)
+  await hurried.stop()
+  t.same((await running).aborted, true, 'the running call got its signal aborted')
+  const errs = await Promise.all(waiting)
+  t.same(errs.map((e) => e.code), ['UNAVAILABLE', 'UNAVAILABLE'], 'the waiting ones are refused, never started')
+  t.ok(errs.every((e) => e instanceof RpcError && /stopped before the call started/.test(e.message)))
+})
