@@ -18,9 +18,17 @@ export const PHASE_WARMUP = 1_000
  * Runs `plan` for every kind, one phase at a time (warm-up and sequential latency first, then each in-flight
  * level), the kinds taking turns on every phase in an order that rotates. On a shared machine the load drifts over
  * seconds; turns per phase (a few seconds) instead of per whole run (half a minute) spread those drifts over every
- * kind alike. Returns, per kind, one merged run per repetition.
+ * kind alike. `beforeRep` may start fresh processes for each repetition, so that the repetitions are independent
+ * samples of where the OS places them and of what the JIT makes of them. Returns, per kind, one merged run per
+ * repetition.
  */
-export async function runInterleaved<K extends string>(kinds: readonly K[], plan: RunPlan, reps: number, runPhase: PhaseRunner<K>, progress?: (text: string) => void): Promise<Map<K, CallerRun[]>> {
+export async function runInterleaved<K extends string>(
+  kinds: readonly K[],
+  plan: RunPlan,
+  reps: number,
+  runPhase: PhaseRunner<K>,
+  { progress, beforeRep }: { progress?: (text: string) => void; beforeRep?: (rep: number) => Promise<void> } = {},
+): Promise<Map<K, CallerRun[]>> {
   const phases: RunPlan[] = [
     { ...plan, levels: [] },
     ...plan.levels.map((n) => ({ ...plan, warmup: PHASE_WARMUP, sequential: { maxCalls: 0, maxMs: 0 }, levels: [n] })),
@@ -28,6 +36,7 @@ export async function runInterleaved<K extends string>(kinds: readonly K[], plan
   const runs = new Map<K, CallerRun[]>(kinds.map((k) => [k, []]))
   let turn = 0
   for (let rep = 0; rep < reps; rep++) {
+    await beforeRep?.(rep)
     const merged = new Map(kinds.map((k) => [k, { run: { kind: k, sequential: undefined, levels: [] } as Partial<CallerRun> & { levels: CallerRun['levels'] }, calls: 0, responderUs: 0, serverUs: 0, writes: 0, costed: false }]))
     for (const phase of phases) {
       const order = kinds.map((_, i) => kinds[(i + turn) % kinds.length]!)

@@ -36,18 +36,22 @@ await runScript(async () => {
   else skipped.push(p)
   if (skipped.length > 0) console.log(`skipped (not installed): ${skipped.join(', ')}`)
 
-  // each framework: its responder process, its caller process
+  // each framework: its responder process, its caller process; fresh ones for every repetition (see bench:rpc)
   const callers = new Map<string, Child>()
-  await spawnChild('responder', './rpc-responder.ts', [server.url])
-  for (const kind of ['raw-shared', 'switchboard'] as const) callers.set(kind, await spawnChild(`caller-${kind}`, './rpc-caller.ts', [server.url, kind]))
-  for (const p of peers) {
-    await spawnChild(`responder-${p}`, './peers-responder.ts', [server.url, p])
-    callers.set(p, await spawnChild(`caller-${p}`, './peers-caller.ts', [server.url, p]))
+  const responders: Child[] = []
+  const respawn = async () => {
+    await Promise.all([...responders.splice(0), ...callers.values()].map((c) => c.stop()))
+    responders.push(await spawnChild('responder', './rpc-responder.ts', [server.url]))
+    for (const kind of ['raw-shared', 'switchboard'] as const) callers.set(kind, await spawnChild(`caller-${kind}`, './rpc-caller.ts', [server.url, kind]))
+    for (const p of peers) {
+      responders.push(await spawnChild(`responder-${p}`, './peers-responder.ts', [server.url, p]))
+      callers.set(p, await spawnChild(`caller-${p}`, './peers-caller.ts', [server.url, p]))
+    }
   }
-  const kinds = [...callers.keys()]
+  const kinds = ['raw-shared', 'switchboard', ...peers]
   const runs = await runInterleaved(kinds, plan, reps, async (kind, phase) => ({
     result: await callers.get(kind)!.ask<PlanResult>({ type: 'run', payload: 'small', validateOutput: true, plan: phase }),
-  }), (text) => process.stdout.write(`  [${Math.round((Date.now() - t0) / 1000)}s] ${text}...          \r`))
+  }), { beforeRep: respawn, progress: (text) => process.stdout.write(`  [${Math.round((Date.now() - t0) / 1000)}s] ${text}...          \r`) })
   process.stdout.write(`${' '.repeat(70)}\r`)
   const s = Object.fromEntries(kinds.map((k) => [k, medianRun(runs.get(k)!)])) as Record<string, Summary>
   const sb = s.switchboard!

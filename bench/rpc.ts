@@ -61,22 +61,34 @@ await runScript(async () => {
   onCleanup(() => server.stop())
   // --profile: every child writes a V8 CPU profile to bench/profiles/ when it exits (read it with bench/cpuprofile-summary.ts)
   const nodeArgs = flag('profile') ? ['--cpu-prof', `--cpu-prof-dir=${fileURLToPath(new URL('./profiles/', import.meta.url))}`] : []
-  const responder = await spawnChild('responder', './rpc-responder.ts', [server.url], nodeArgs)
+  // fresh responder and caller processes for every repetition: a process keeps its CPU placement and its JIT
+  // decisions for life, and those alone moved a caller's CPU per call by ±25 % between otherwise equal runs
+  let responder: Child | undefined
   const callers = new Map<CallerKind, Child>()
-  for (const kind of kinds) callers.set(kind, await spawnChild(`caller-${kind}`, './rpc-caller.ts', [server.url, kind], nodeArgs))
+  const respawn = async () => {
+    await Promise.all([responder, ...callers.values()].map((c) => c?.stop()))
+    responder = await spawnChild('responder', './rpc-responder.ts', [server.url], nodeArgs)
+    for (const kind of kinds) callers.set(kind, await spawnChild(`caller-${kind}`, './rpc-caller.ts', [server.url, kind], nodeArgs))
+  }
   const only = option('mode', '')
 
   const modes = []
   for (const mode of RPC_MODES) {
     if (only !== '' && !mode.name.startsWith(only)) continue
-    const runs = await runInterleaved(kinds, plan, reps, async (kind, phase) => {
-      const cpu0 = await responder.ask<NodeJS.CpuUsage & { writes: number }>({ type: 'cpu' })
-      const server0 = processCpuUs(server.pid)
-      const result = await callers.get(kind)!.ask<PlanResult>({ type: 'run', payload: mode.payload, validateOutput: mode.validateOutput, plan: phase })
-      const cpu1 = await responder.ask<NodeJS.CpuUsage & { writes: number }>({ type: 'cpu' })
-      const cost = { responderUs: cpu1.user + cpu1.system - cpu0.user - cpu0.system, serverUs: processCpuUs(server.pid) - server0, responderWrites: cpu1.writes - cpu0.writes }
-      return { result, cost }
-    }, (text) => process.stdout.write(`  [${Math.round((Date.now() - t0) / 1000)}s] ${mode.name}: ${text}...          \r`))
+    const runs = await runInterleaved(
+      kinds,
+      plan,
+      reps,
+      async (kind, phase) => {
+        const cpu0 = await responder!.ask<NodeJS.CpuUsage & { writes: number }>({ type: 'cpu' })
+        const server0 = processCpuUs(server.pid)
+        const result = await callers.get(kind)!.ask<PlanResult>({ type: 'run', payload: mode.payload, validateOutput: mode.validateOutput, plan: phase })
+        const cpu1 = await responder!.ask<NodeJS.CpuUsage & { writes: number }>({ type: 'cpu' })
+        const cost = { responderUs: cpu1.user + cpu1.system - cpu0.user - cpu0.system, serverUs: processCpuUs(server.pid) - server0, responderWrites: cpu1.writes - cpu0.writes }
+        return { result, cost }
+      },
+      { beforeRep: respawn, progress: (text) => process.stdout.write(`  [${Math.round((Date.now() - t0) / 1000)}s] ${mode.name}: ${text}...          \r`) },
+    )
     process.stdout.write(`${' '.repeat(90)}\r`)
     if (kinds.length < CALLER_KINDS.length) {
       for (const k of kinds) console.log(k, JSON.stringify(medianRun(runs.get(k)!)))
@@ -87,7 +99,7 @@ await runScript(async () => {
     modes.push({ ...mode, payloadBytes: payloadBytes(echoPayload(mode.payload)), results: s, ratios: ratiosOf(s) })
   }
 
-  await Promise.all([responder, ...callers.values()].map((c) => c.stop()))
+  await Promise.all([responder, ...callers.values()].map((c) => c?.stop()))
   console.log('\nRatio lines (Switchboard / shared-sub raw, Switchboard / nc.request; targets: thr@100,1000 >= 0.80, p50 <= 1.15):')
   for (const m of modes) console.log(ratioLine(m.name, m.ratios))
   const command = commandLine('bench:rpc')

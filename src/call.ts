@@ -114,7 +114,13 @@ export class Call implements ClientContext {
     const left = this.deadline - Date.now() - 1
     if (this.#attempt >= this.#attempts || left <= 0 || !RETRYABLE_CODES.has(err.code)) return this.#reject(err)
     sleep(Math.min(backoff(this.#settings.retry, this.#attempt + 1), left), this.signal).then(
-      () => this.#sendAttempt(),
+      () => {
+        try {
+          this.#sendAttempt()
+        } catch (err) {
+          this.#reject(err)
+        }
+      },
       (reason: unknown) => this.#reject(systemError('CANCELLED', `call to ${this.subject} cancelled`, undefined, reason)),
     )
   }

@@ -68,7 +68,13 @@ export class Caller {
     if (signal?.aborted) return sink.fail(arg, systemError('CANCELLED', `call to ${subject} cancelled`, undefined, signal.reason))
     const max = this.nc.info?.max_payload
     if (max !== undefined && body.length > max) return sink.fail(arg, tooLarge(subject, body.length, max))
-    if (this.#sub === undefined) this.#start()
+    if (this.#sub === undefined) {
+      try {
+        this.#start()
+      } catch (err) {
+        return sink.fail(arg, systemError('UNAVAILABLE', `cannot receive replies: ${(err as Error).message}`, undefined, err))
+      }
+    }
     const token = ++this.#seq
     const p = new Pending(subject, performance.now() + timeoutMs, timeoutMs, sink as ReplySink<unknown>, arg)
     this.#pending.set(token, p)
@@ -171,6 +177,7 @@ export class Caller {
 function tokenOf(msg: Msg, offset: number, byteOffset: number): number {
   const bytes = (msg as Msg & { _msg?: { subject?: unknown } })._msg?.subject
   if (!(bytes instanceof Uint8Array)) return parseToken(msg.subject.slice(offset))
+  if (bytes[byteOffset] === 48) return NaN // tokens have no leading zero
   let n = 0
   for (let i = byteOffset; i < bytes.length; i++) {
     const b = bytes[i]!
@@ -182,7 +189,7 @@ function tokenOf(msg: Msg, offset: number, byteOffset: number): number {
 }
 
 function parseToken(s: string): number {
-  return /^[0-9a-z]+$/.test(s) ? parseInt(s, 36) : NaN
+  return /^[1-9a-z][0-9a-z]*$/.test(s) ? parseInt(s, 36) : NaN
 }
 
 /** The server's no-responders status (503), read without letting a malformed header throw. */

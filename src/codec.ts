@@ -18,7 +18,10 @@ const OK_HEAD = encoder.encode({ status: OK, result: null }).slice(0, -1)
  * times the copy. bench/hot-path.ts prices both.
  */
 
-/** msgpack-encodes a body; `undefined` is the empty body. Returns a fresh copy that is safe to hand to nats.js. */
+/**
+ * msgpack-encodes a body; `undefined` is the empty body. Returns a copy that is safe to hand to nats.js: a Node
+ * `Buffer` (a `Uint8Array`) that may sit in Node's shared pool, so its `.buffer` is larger than the body.
+ */
 export function encodeBody(value: unknown): Uint8Array {
   return value === undefined ? EMPTY : Buffer.from(encoder.encodeSharedRef(value))
 }

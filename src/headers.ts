@@ -87,7 +87,7 @@ export function readHeaders(msg: Msg): Record<string, string> {
     const colon = s.indexOf(':', start)
     if (colon <= start || colon >= stop) continue
     const k = nameAt(s, start, colon)
-    if (out[k] !== undefined) continue
+    if (Object.hasOwn(out, k)) continue
     let from = colon + 1
     let to = stop
     while (from < to && isBlank(s.charCodeAt(from))) from++

@@ -203,7 +203,7 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
       return
     }
     if (this.#inFlight >= this.options.maxInFlight) {
-      if (this.#backlog.offer({ msg, endpoint })) return
+      if (this.#enqueue(msg, endpoint)) return
       const { maxInFlight, maxQueued } = this.options
       this.#refuse(msg, endpoint, 'RESOURCE_EXHAUSTED', 429, `${this.contract.name} worker ${this.id} is at its limit of ${maxInFlight} calls in flight and ${maxQueued} waiting`)
       return
@@ -212,11 +212,31 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
     this.#handle(msg, endpoint)
   }
 
+  /**
+   * Puts a call in the backlog. When it is full, the calls in it whose deadline has passed (their callers gave up)
+   * are answered DEADLINE_EXCEEDED first, so they never crowd out live ones.
+   */
+  #enqueue(msg: Msg, endpoint: Endpoint): boolean {
+    if (this.options.maxQueued === 0) return false
+    let deadline = Infinity
+    try {
+      deadline = parseDeadline(readHeaders(msg)[Header.Deadline])
+    } catch {
+      // a bad deadline is answered INVALID_ARGUMENT when the call starts
+    }
+    const waiting = { msg, endpoint, deadline, since: performance.now() }
+    if (this.#backlog.offer(waiting)) return true
+    const now = Date.now()
+    const expired = this.#backlog.removeWhere((w) => w.deadline <= now)
+    for (const w of expired) this.#refuse(w.msg, w.endpoint, 'DEADLINE_EXCEEDED', 504, `deadline passed while ${w.endpoint.subject} waited for a slot`)
+    return this.#backlog.offer(waiting)
+  }
+
   /** Answers a call that will not run (never started), and counts it. */
-  #refuse(msg: Msg, endpoint: Endpoint, code: 'RESOURCE_EXHAUSTED' | 'UNAVAILABLE', status: number, message: string): void {
+  #refuse(msg: Msg, endpoint: Endpoint, code: 'RESOURCE_EXHAUSTED' | 'UNAVAILABLE' | 'DEADLINE_EXCEEDED', status: number, message: string): void {
     const failure = { code, status, message }
     this.#reply(msg, failure)
-    endpoint.record(0, message)
+    endpoint.record(0, `${status}:${message}`)
     this.#observer?.end(endpoint.name, readHeaders(msg)[Header.Id], 0, failure, undefined)
   }
 
@@ -230,7 +250,7 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
         if (w === undefined) break
         this.#inFlight++
         try {
-          this.#handle(w.msg, w.endpoint)
+          this.#handle(w.msg, w.endpoint, w.since)
         } catch (e) {
           this.options.logger.error({ service: this.contract.name, subject: w.msg.subject, err: e }, 'dispatch failed')
         }
@@ -240,9 +260,11 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
     }
   }
 
-  /** Runs one call; answers synchronously when the handler and middleware are, else when the promise settles. */
-  #handle(msg: Msg, e: Endpoint): void {
-    const t0 = performance.now()
+  /**
+   * Runs one call; answers synchronously when the handler and middleware are, else when the promise settles.
+   * `t0` is when the call arrived: its processing time includes any wait in the backlog.
+   */
+  #handle(msg: Msg, e: Endpoint, t0 = performance.now()): void {
     let ctx: CallContext<object>
     let headers: Record<string, string> | undefined
     let span: CallSpan | undefined
@@ -358,6 +380,10 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
 interface Waiting {
   readonly msg: Msg
   readonly endpoint: Endpoint
+  /** Its Rpc-Deadline, epoch ms (Infinity without one). */
+  readonly deadline: number
+  /** performance.now() when it arrived. */
+  readonly since: number
 }
 
 /** Resolves with 'idle' when `p` settles, or 'timeout' after `ms`. */

@@ -21,6 +21,11 @@ t.test('backlog - first in, first out, bounded, and compacts as it is drained', 
   t.same(taken, Array.from({ length: 3_000 }, (_, i) => i), 'the first 3,000 in order')
   t.equal(big.size, 2_000, 'size survives compaction')
   t.equal(big.take(), 3_000, 'order survives compaction')
+  const mixed = new Backlog<number>(10)
+  for (const n of [1, 2, 3, 4, 5]) mixed.offer(n)
+  mixed.take()
+  t.same(mixed.removeWhere((n) => n % 2 === 0), [2, 4], 'removeWhere returns what it removed, in order')
+  t.same(mixed.drain(), [3, 5], 'and keeps the rest in order')
 })
 
 t.test('worker - calls past maxInFlight wait in the backlog (maxQueued), in order; past that RESOURCE_EXHAUSTED', async (t) => {
@@ -65,6 +70,28 @@ t.test('worker - a waiting call whose deadline passes gets DEADLINE_EXCEEDED wit
   const echoStats = worker.stats().find((s) => s.name === 'echo')!
   t.equal(echoStats.num_errors, 1, 'the worker then answered it as an error…')
   t.match(echoStats.last_error, /504:deadline passed/, '…DEADLINE_EXCEEDED, without running the handler')
+})
+
+t.test('worker - a full backlog answers its expired calls DEADLINE_EXCEEDED to make room for live ones', async (t) => {
+  const server = await serverFor(t, { jetstream: false })
+  const nc = await connectFor(t, server.url)
+  const worker = await startEcho(nc, 'w', { maxInFlight: 1, maxQueued: 2, logger: silentLogger })
+  t.teardown(() => worker.stop())
+  const echo = client(nc, Echo, { timeout: 5_000 })
+  const running = echo.slow({ ms: 600 })
+  await delay(30)
+  const gaveUp = [failureOf(echo.slow({ ms: 0 }, { timeout: 100 })), failureOf(echo.slow({ ms: 0 }, { timeout: 100 }))]
+  t.same((await Promise.all(gaveUp)).map((e) => e.code), ['DEADLINE_EXCEEDED', 'DEADLINE_EXCEEDED'], 'their callers gave up')
+  t.equal(worker.queued, 2, 'both still wait: the backlog is full')
+  const live = echo.slow({ ms: 0 })
+  await delay(30)
+  t.equal(worker.queued, 1, 'the expired two were answered, the live call took a place')
+  t.same(await live, { aborted: false }, 'and it runs once the slot is free')
+  await running
+  const slow = worker.stats().find((s) => s.name === 'slow')!
+  t.equal(slow.num_requests, 4)
+  t.equal(slow.num_errors, 2, 'the two expired calls count as errors…')
+  t.match(slow.last_error, /504:deadline passed while rpc\.echo\.slow waited/, '…DEADLINE_EXCEEDED, never run')
 })
 
 t.test('worker - stop() runs the waiting calls; past stopTimeout they are answered UNAVAILABLE', async (t) => {

@@ -326,3 +326,13 @@ t.test('rpc - replies reach the caller through an inbox prefix with non-ASCII ch
   const replies = await Promise.all(texts.map((text) => echo.echo({ text })))
   t.same(replies.map((r) => r.text), texts, 'every reply matched to its own call')
 })
+
+t.test('rpc - a first call on a draining connection fails UNAVAILABLE instead of throwing', async (t) => {
+  const server = await serverFor(t, { jetstream: false })
+  const nc = await connect({ servers: server.url })
+  const drained = nc.drain()
+  const err = await failureOf(client(nc, Echo, { timeout: 1_000 }).echo({ text: 'x' }))
+  t.ok(err instanceof RpcError, 'an RpcError')
+  t.equal(err.code, 'UNAVAILABLE')
+  await drained
+})

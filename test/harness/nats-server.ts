@@ -123,7 +123,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<NatsServer>
     dir,
     name,
     get pid() {
-      return proc?.exitCode === null ? proc.pid : undefined
+      return proc?.exitCode === null && proc.signalCode === null ? proc.pid : undefined
     },
     async stop({ keepStore = false } = {}) {
       await halt('SIGTERM')
