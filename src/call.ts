@@ -1,5 +1,5 @@
 import type { Msg } from '@nats-io/nats-core'
-import type { Caller, ReplySink } from './caller.ts'
+import { cancelled, type Caller, type ReplySink } from './caller.ts'
 import { decodeEnvelope, encodeBody } from './codec.ts'
 import { OK, RETRYABLE_CODES, SystemCode, isSystemCode } from './codes.ts'
 import type { MethodSpec } from './contract.ts'
@@ -121,7 +121,7 @@ export class Call implements ClientContext {
           this.#reject(err)
         }
       },
-      (reason: unknown) => this.#reject(systemError('CANCELLED', `call to ${this.subject} cancelled`, undefined, reason)),
+      (reason: unknown) => this.#reject(cancelled(this.subject, reason)),
     )
   }
 }

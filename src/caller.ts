@@ -1,5 +1,5 @@
 import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/nats-core'
-import { systemError, type RpcError } from './rpc-error.ts'
+import { isRpcError, systemError, type RpcError } from './rpc-error.ts'
 
 /**
  * How often pending calls are checked for their deadline: a call fails with DEADLINE_EXCEEDED at most this many
@@ -65,7 +65,7 @@ export class Caller {
    */
   send<A>(subject: string, body: Uint8Array, headers: MsgHdrs | undefined, timeoutMs: number, signal: AbortSignal | undefined, sink: ReplySink<A>, arg: A): void {
     if (!this.connected) return sink.fail(arg, systemError('UNAVAILABLE', `not connected to NATS: cannot call ${subject}`))
-    if (signal?.aborted) return sink.fail(arg, systemError('CANCELLED', `call to ${subject} cancelled`, undefined, signal.reason))
+    if (signal?.aborted) return sink.fail(arg, cancelled(subject, signal.reason))
     const max = this.nc.info?.max_payload
     if (max !== undefined && body.length > max) return sink.fail(arg, tooLarge(subject, body.length, max))
     if (this.#sub === undefined) {
@@ -81,7 +81,7 @@ export class Caller {
     this.#sweeper ??= setInterval(() => this.#sweep(), DEFAULT_DEADLINE_SWEEP_MS)
     if (signal !== undefined) {
       p.signal = signal
-      p.onAbort = () => this.#fail(token, systemError('CANCELLED', `call to ${subject} cancelled`, undefined, signal.reason))
+      p.onAbort = () => this.#fail(token, cancelled(subject, signal.reason))
       signal.addEventListener('abort', p.onAbort, { once: true })
     }
     try {
@@ -190,6 +190,16 @@ function tokenOf(msg: Msg, offset: number, byteOffset: number): number {
 
 function parseToken(s: string): number {
   return /^[1-9a-z][0-9a-z]*$/.test(s) ? parseInt(s, 36) : NaN
+}
+
+/**
+ * The error of a call whose signal aborted: CANCELLED, or DEADLINE_EXCEEDED when the signal is a handler's own
+ * deadline firing (`ctx.signal` aborts with a DEADLINE_EXCEEDED RpcError), so nested calls cut off by the deadline
+ * report the deadline, as the outer call does.
+ */
+export function cancelled(subject: string, reason: unknown): RpcError {
+  if (isRpcError(reason) && reason.code === 'DEADLINE_EXCEEDED') return systemError('DEADLINE_EXCEEDED', `call to ${subject} cut off at the caller's deadline`, undefined, reason)
+  return systemError('CANCELLED', `call to ${subject} cancelled`, undefined, reason)
 }
 
 /** The server's no-responders status (503), read without letting a malformed header throw. */

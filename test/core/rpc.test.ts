@@ -1,7 +1,8 @@
 import { connect } from '@nats-io/transport-node'
 import { headers as natsHeaders } from '@nats-io/nats-core'
 import t from 'tap'
-import { client, decodeEnvelope, encodeBody, Header, isRpcError, MAX_DEPTH, RpcError, serve } from '../../src/index.ts'
+import Type from 'typebox'
+import { client, decodeEnvelope, defineService, encodeBody, Header, isRpcError, MAX_DEPTH, RpcError, serve, silentLogger } from '../../src/index.ts'
 import { connectFor, failureOf, serverFor } from '../harness/index.ts'
 import { Echo, EchoV2 } from '../fixtures/echo-contract.ts'
 import { startEcho } from '../fixtures/echo-worker.ts'
@@ -335,4 +336,29 @@ t.test('rpc - a first call on a draining connection fails UNAVAILABLE instead of
   t.ok(err instanceof RpcError, 'an RpcError')
   t.equal(err.code, 'UNAVAILABLE')
   await drained
+})
+
+t.test('rpc - a nested call cut off by its handler deadline fails DEADLINE_EXCEEDED, not CANCELLED', async (t) => {
+  const Outer = defineService('outer', { version: '1.0.0', methods: { run: { input: Type.Object({}), output: Type.Object({}) } } })
+  const server = await serverFor(t, { jetstream: false })
+  const nc = await connectFor(t, server.url)
+  const echoWorker = await startEcho(nc, 'w')
+  let nested: RpcError | undefined
+  const outer = await serve(nc, Outer, {
+    async run(_, ctx) {
+      try {
+        await ctx.client(Echo).slow({ ms: 2_000 }, { signal: ctx.signal })
+      } catch (err) {
+        nested = err as RpcError
+      }
+      return {}
+    },
+  }, { logger: silentLogger })
+  t.teardown(async () => {
+    await outer.stop()
+    await echoWorker.stop()
+  })
+  const err = await failureOf(client(nc, Outer, { timeout: 300 }).run({}))
+  t.equal(err.code, 'DEADLINE_EXCEEDED', 'the outer call')
+  t.equal(nested?.code, 'DEADLINE_EXCEEDED', 'the nested call, cut off by the same deadline')
 })
