@@ -60,7 +60,11 @@ await runScript(async () => {
   const server = await startServer({ jetstream: false })
   onCleanup(() => server.stop())
   // --profile: every child writes a V8 CPU profile to bench/profiles/ when it exits (read it with bench/cpuprofile-summary.ts)
-  const nodeArgs = flag('profile') ? ['--cpu-prof', `--cpu-prof-dir=${fileURLToPath(new URL('./profiles/', import.meta.url))}`] : []
+  // --node-flags "<flags>": V8/node flags for every child (a diagnosis, e.g. --no-allocation-site-pretenuring)
+  const nodeArgs = [
+    ...(flag('profile') ? ['--cpu-prof', `--cpu-prof-dir=${fileURLToPath(new URL('./profiles/', import.meta.url))}`] : []),
+    ...option('node-flags', '').split(' ').filter((f) => f !== ''),
+  ]
   // fresh responder and caller processes for every repetition: a process keeps its CPU placement and its JIT
   // decisions for life, and those alone moved a caller's CPU per call by ±25 % between otherwise equal runs
   let responder: Child | undefined
