@@ -1,6 +1,6 @@
 import type { Msg } from '@nats-io/nats-core'
 import { cancelled, type Caller, type ReplySink } from './caller.ts'
-import { decodeEnvelope, encodeBody } from './codec.ts'
+import { decodeEnvelope, decodeOkResult, encodeBody, NOT_OK } from './codec.ts'
 import { OK, RETRYABLE_CODES, SystemCode, isSystemCode } from './codes.ts'
 import type { MethodSpec } from './contract.ts'
 import { Header, readHeaders, wireHeaders } from './headers.ts'
@@ -102,7 +102,10 @@ export class Call implements ClientContext {
   }
 
   #onReply(msg: Msg): void {
-    const env = decodeEnvelope(msg.data)
+    const bytes = msg.data
+    const result = decodeOkResult(bytes)
+    if (result !== NOT_OK) return this.#resolve(result)
+    const env = decodeEnvelope(bytes)
     if (env === undefined) return this.#onFail(systemError('INTERNAL', `malformed reply from ${this.subject}`))
     if (env.status === OK) return this.#resolve((env as { result: unknown }).result)
     const { status: code, message, data } = env as { status: string; message: string; data?: unknown }

@@ -67,6 +67,24 @@ export function encodeFailure(status: string, message: string, data?: unknown): 
   return Buffer.from(encoder.encodeSharedRef(data === undefined ? { status, message } : { status, message, data }))
 }
 
+/** What decodeOkResult returns when the bytes are not an OK envelope written by encodeOk. */
+export const NOT_OK: unique symbol = Symbol('not an OK envelope')
+
+/**
+ * The result of an OK reply written by encodeOk (its constant prefix, then the result), decoded without building
+ * the envelope object; NOT_OK for anything else (errors, other encoders' key order), which decodeEnvelope reads.
+ */
+export function decodeOkResult(bytes: Uint8Array): unknown {
+  const n = OK_HEAD.length
+  if (bytes.length <= n) return NOT_OK
+  for (let i = 0; i < n; i++) if (bytes[i] !== OK_HEAD[i]) return NOT_OK
+  try {
+    return decoder.decode(bytes.subarray(n))
+  } catch {
+    return NOT_OK
+  }
+}
+
 /** Decodes a reply envelope, or returns `undefined` when the bytes are not one. */
 export function decodeEnvelope(bytes: Uint8Array): Envelope | undefined {
   let v: unknown

@@ -128,3 +128,16 @@ t.test('codec - envelopes are checked for shape', async (t) => {
   t.equal(decodeEnvelope(new Uint8Array([0xc1])), undefined)
   t.equal(encodeBody(undefined).length, 0)
 })
+
+t.test('codec - an OK reply is read from its constant prefix; anything else falls back to the whole envelope', async (t) => {
+  const { decodeOkResult, NOT_OK, encodeOk, encodeFailure } = await import('../../src/codec.ts')
+  const { Encoder } = await import('@msgpack/msgpack')
+  t.same(decodeOkResult(encodeOk({ a: [1, 'x'] })), { a: [1, 'x'] }, 'our own OK envelope')
+  t.equal(decodeOkResult(encodeOk(null)), null, 'a null result is a result')
+  t.equal(decodeOkResult(encodeOk(undefined)), NOT_OK, 'no result: the envelope path')
+  t.equal(decodeOkResult(encodeFailure('NOT_FOUND', 'gone')), NOT_OK, 'an error envelope')
+  t.equal(decodeOkResult(new Encoder().encode({ result: 1, status: 'OK' })), NOT_OK, 'another key order')
+  const ok = encodeOk({ a: 1 })
+  t.equal(decodeOkResult(ok.subarray(0, ok.length - 1)), NOT_OK, 'a truncated result')
+  t.equal(decodeOkResult(Buffer.concat([ok, Buffer.from([0xc0])])), NOT_OK, 'trailing bytes')
+})
