@@ -12,18 +12,21 @@ const EMPTY = new Uint8Array(0)
 /** `{ status: 'OK', result: ` of a two-entry msgpack map, written once; the encoded result follows. */
 const OK_HEAD = encoder.encode({ status: OK, result: null }).slice(0, -1)
 
-/*
- * Encoded bytes are copied out of the encoder's shared buffer into a Node Buffer: small ones come from Node's
+/**
+ * `value` encoded, copied out of the encoder's shared buffer into a Node Buffer: small ones come from Node's
  * pre-allocated pool, where a fresh `Uint8Array` of a few dozen bytes costs ~0.25 µs (its own ArrayBuffer), ten
  * times the copy. bench/hot-path.ts prices both.
  */
+function encodePooled(value: unknown): Uint8Array {
+  return Buffer.from(encoder.encodeSharedRef(value))
+}
 
 /**
  * msgpack-encodes a body; `undefined` is the empty body. Returns a copy that is safe to hand to nats.js: a Node
  * `Buffer` (a `Uint8Array`) that may sit in Node's shared pool, so its `.buffer` is larger than the body.
  */
 export function encodeBody(value: unknown): Uint8Array {
-  return value === undefined ? EMPTY : Buffer.from(encoder.encodeSharedRef(value))
+  return value === undefined ? EMPTY : encodePooled(value)
 }
 
 /** Decodes a msgpack body; the empty body is `undefined`. Throws on malformed input and past MAX_DEPTH levels. */
@@ -54,7 +57,7 @@ function tooDeep(value: object, budget: number): boolean {
 
 /** Encodes a successful reply. */
 export function encodeOk(result: unknown): Uint8Array {
-  if (result === undefined) return Buffer.from(encoder.encodeSharedRef({ status: OK }))
+  if (result === undefined) return encodePooled({ status: OK })
   const value = encoder.encodeSharedRef(result)
   const out = Buffer.allocUnsafe(OK_HEAD.length + value.length)
   out.set(OK_HEAD, 0)
@@ -64,7 +67,7 @@ export function encodeOk(result: unknown): Uint8Array {
 
 /** Encodes an error reply. */
 export function encodeFailure(status: string, message: string, data?: unknown): Uint8Array {
-  return Buffer.from(encoder.encodeSharedRef(data === undefined ? { status, message } : { status, message, data }))
+  return encodePooled(data === undefined ? { status, message } : { status, message, data })
 }
 
 /** What decodeOkResult returns when the bytes are not an OK envelope written by encodeOk. */

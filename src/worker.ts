@@ -218,13 +218,14 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
    */
   #enqueue(msg: Msg, endpoint: Endpoint): boolean {
     if (this.options.maxQueued === 0) return false
+    const headers = readHeaders(msg)
     let deadline = Infinity
     try {
-      deadline = parseDeadline(readHeaders(msg)[Header.Deadline])
+      deadline = parseDeadline(headers[Header.Deadline])
     } catch {
       // a bad deadline is answered INVALID_ARGUMENT when the call starts
     }
-    const waiting = { msg, endpoint, deadline, since: performance.now() }
+    const waiting = { msg, endpoint, headers, deadline, since: performance.now() }
     if (this.#backlog.offer(waiting)) return true
     const now = Date.now()
     const expired = this.#backlog.removeWhere((w) => w.deadline <= now)
@@ -250,7 +251,7 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
         if (w === undefined) break
         this.#inFlight++
         try {
-          this.#handle(w.msg, w.endpoint, w.since)
+          this.#handle(w.msg, w.endpoint, w.since, w.headers)
         } catch (e) {
           this.options.logger.error({ service: this.contract.name, subject: w.msg.subject, err: e }, 'dispatch failed')
         }
@@ -262,15 +263,16 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
 
   /**
    * Runs one call; answers synchronously when the handler and middleware are, else when the promise settles.
-   * `t0` is when the call arrived: its processing time includes any wait in the backlog.
+   * `t0` is when the call arrived: its processing time includes any wait in the backlog, whose entries bring the
+   * headers already read from the message.
    */
-  #handle(msg: Msg, e: Endpoint, t0 = performance.now()): void {
+  #handle(msg: Msg, e: Endpoint, t0 = performance.now(), read?: Record<string, string>): void {
     let ctx: CallContext<object>
     let headers: Record<string, string> | undefined
     let span: CallSpan | undefined
     let out: unknown
     try {
-      headers = readHeaders(msg)
+      headers = read ?? readHeaders(msg)
       const tracing = this.#observer?.tracing
       if (tracing !== undefined) span = tracing.start('server', this.contract.name, e.name, headers[Header.TraceParent])
       const deadline = parseDeadline(headers[Header.Deadline])
@@ -380,6 +382,7 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
 interface Waiting {
   readonly msg: Msg
   readonly endpoint: Endpoint
+  readonly headers: Record<string, string>
   /** Its Rpc-Deadline, epoch ms (Infinity without one). */
   readonly deadline: number
   /** performance.now() when it arrived. */
