@@ -5,6 +5,7 @@ import type { Static } from 'typebox'
 import { decodeBody, encodeBody } from '../../src/index.ts'
 import type { Message } from '../shared/schemas.ts'
 import { listKeys, openBucket, openStream } from '../shared/state.ts'
+import { untilStoreReady } from '../shared/store-errors.ts'
 
 export type ChatMessage = Static<typeof Message>
 
@@ -30,7 +31,7 @@ export class MessageStore {
 
   static async open(nc: NatsConnection, replicas: number): Promise<MessageStore> {
     const js = await openStream(nc, { name: MESSAGES_STREAM, subjects: ['msg.>'], duplicate_window: 120_000_000_000 }, replicas)
-    return new MessageStore(js, await jetstreamManager(nc), await openBucket(nc, INBOX_BUCKET, replicas))
+    return new MessageStore(js, await untilStoreReady(() => jetstreamManager(nc)), await openBucket(nc, INBOX_BUCKET, replicas))
   }
 
   /** Stores `msg` durably (publish ack), once per messageId; on a repeat returns the message stored the first time. */

@@ -2,20 +2,24 @@ import type { NatsConnection } from '@nats-io/nats-core'
 import { jetstream, jetstreamManager, type JetStreamClient, type StreamConfig } from '@nats-io/jetstream'
 import { Kvm, type KV, type KvOptions } from '@nats-io/kv'
 import { decodeBody, encodeBody, systemError } from '../../src/index.ts'
+import { isTransientStoreError, untilStoreReady } from './store-errors.ts'
 
-/** Opens a KV bucket, creating it (file storage, `replicas`) when missing. */
+/** Opens a KV bucket, creating it (file storage, `replicas`) when missing; waits while JetStream is not ready. */
 export async function openBucket(nc: NatsConnection, name: string, replicas: number, opts: Partial<KvOptions> = {}): Promise<KV> {
-  return new Kvm(nc).create(name, { replicas, storage: 'file', history: 1, ...opts })
+  return untilStoreReady(() => new Kvm(nc).create(name, { replicas, storage: 'file', history: 1, ...opts }))
 }
 
-/** Opens a stream, creating it (file storage, `replicas`) when missing. */
+/** Opens a stream, creating it (file storage, `replicas`) when missing; waits while JetStream is not ready. */
 export async function openStream(nc: NatsConnection, config: Partial<StreamConfig> & { name: string }, replicas: number): Promise<JetStreamClient> {
-  const jsm = await jetstreamManager(nc)
-  try {
-    await jsm.streams.info(config.name)
-  } catch {
-    await jsm.streams.add({ storage: 'file' as StreamConfig['storage'], num_replicas: replicas, ...config })
-  }
+  const jsm = await untilStoreReady(() => jetstreamManager(nc))
+  await untilStoreReady(async () => {
+    try {
+      await jsm.streams.info(config.name)
+    } catch (err) {
+      if (isTransientStoreError(err)) throw err
+      await jsm.streams.add({ storage: 'file' as StreamConfig['storage'], num_replicas: replicas, ...config })
+    }
+  })
   return jetstream(nc)
 }
 

@@ -24,3 +24,22 @@ export async function storeErrors<State extends object>(_ctx: CallContext<State>
     throw err
   }
 }
+
+/** How long a module waits at start for its state store (JetStream electing its leaders on a fresh cluster). */
+export const DEFAULT_STORE_READY_MS = 30_000
+
+/**
+ * Runs `open` until it succeeds, retrying passing store failures with a growing pause (25 ms doubling to 1 s) for
+ * at most `withinMs`; any other error, or the last passing one, is thrown. For opening buckets and streams at start.
+ */
+export async function untilStoreReady<T>(open: () => Promise<T>, withinMs = DEFAULT_STORE_READY_MS): Promise<T> {
+  const until = Date.now() + withinMs
+  for (let pause = 25; ; pause = Math.min(1_000, pause * 2)) {
+    try {
+      return await open()
+    } catch (err) {
+      if (!isTransientStoreError(err) || Date.now() + pause > until) throw err
+      await new Promise((r) => setTimeout(r, pause))
+    }
+  }
+}
