@@ -62,30 +62,58 @@ export class MessageStore {
     return taken.filter((m): m is ChatMessage => m !== undefined)
   }
 
-  /** The last `limit` messages of a conversation sent before `before` (epoch ms), newest first. */
+  /**
+   * The `limit` newest messages of a conversation sent before `before` (epoch ms), newest first. Newest means by
+   * `sentAt`, then by stream order: the order `before` filters by, so paging with the oldest `sentAt` of a page as
+   * the next `before` skips nothing. Stream order alone would not do: two workers, or a send retried after a store
+   * outage, store messages a little out of `sentAt` order.
+   */
   async history(subject: string, limit: number, before = Infinity): Promise<ChatMessage[]> {
     const last = await this.jsm.streams.getMessage(MESSAGES_STREAM, { last_by_subj: subject })
     if (last === null) return []
     const consumer = await this.js.consumers.get(MESSAGES_STREAM, { filter_subjects: subject })
     const iter = await consumer.consume({ max_messages: 256 })
-    const window: ChatMessage[] = []
+    const window = new NewestWindow(limit)
     try {
       for await (const m of iter) {
         const msg = decodeBody(m.data) as ChatMessage
-        if (msg.sentAt < before) {
-          window.push(msg)
-          if (window.length > limit) window.shift()
-        }
+        if (msg.sentAt < before) window.offer(msg, m.seq)
         if (m.seq >= last.seq) break
       }
     } finally {
       await iter.close()?.catch(() => undefined)
     }
-    return window.reverse()
+    return window.newestFirst()
   }
 
   /** Messages stored in all. */
   async count(): Promise<number> {
     return (await this.jsm.streams.info(MESSAGES_STREAM)).state.messages
+  }
+}
+
+/** The `limit` greatest messages offered, by `sentAt` then stream sequence; kept sorted oldest first. */
+export class NewestWindow {
+  readonly #kept: { msg: ChatMessage; seq: number }[] = []
+
+  constructor(readonly limit: number) {}
+
+  offer(msg: ChatMessage, seq: number): void {
+    const kept = this.#kept
+    const after = (k: { msg: ChatMessage; seq: number }) => k.msg.sentAt < msg.sentAt || (k.msg.sentAt === msg.sentAt && k.seq < seq)
+    if (kept.length === this.limit && !after(kept[0]!)) return
+    let lo = 0
+    let hi = kept.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (after(kept[mid]!)) lo = mid + 1
+      else hi = mid
+    }
+    kept.splice(lo, 0, { msg, seq })
+    if (kept.length > this.limit) kept.shift()
+  }
+
+  newestFirst(): ChatMessage[] {
+    return this.#kept.map((k) => k.msg).reverse()
   }
 }

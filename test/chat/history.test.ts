@@ -1,0 +1,73 @@
+import t from 'tap'
+import { Conversation, MessageStore, NewestWindow, type ChatMessage } from '../../services/message/store.ts'
+import { connectFor, serverFor } from '../harness/index.ts'
+
+const message = (n: number, sentAt: number): ChatMessage => ({
+  messageId: `m${String(n).padStart(4, '0')}`,
+  kind: 'direct',
+  fromId: 'a',
+  from: 'alice',
+  to: 'bob',
+  toId: 'b',
+  text: `text ${n}`,
+  sentAt,
+})
+
+t.test('message history - the window keeps the newest by sentAt, then by stream order', async (t) => {
+  const w = new NewestWindow(3)
+  const offered = [
+    [1, 100],
+    [2, 300],
+    [3, 200],
+    [4, 300],
+    [5, 50],
+    [6, 250],
+  ] as const
+  for (const [n, sentAt] of offered) w.offer(message(n, sentAt), n)
+  t.same(
+    w.newestFirst().map((m) => m.messageId),
+    ['m0004', 'm0002', 'm0006'],
+    'sentAt 300 (seq 4 after seq 2), then 250; 200, 100 and 50 fall out',
+  )
+  const one = new NewestWindow(1)
+  one.offer(message(1, 10), 1)
+  one.offer(message(2, 10), 2)
+  one.offer(message(3, 5), 3)
+  t.same(one.newestFirst().map((m) => m.messageId), ['m0002'], 'a tie goes to the later stored')
+})
+
+// Two workers, or a send retried after a store outage, store messages out of sentAt order. Paging with the oldest
+// sentAt of a page as the next `before` must still reach every message, each page holding the newest left.
+t.test('message history - paging by sentAt reaches every message stored out of sentAt order', async (t) => {
+  const server = await serverFor(t)
+  const nc = await connectFor(t, server.url)
+  const store = await MessageStore.open(nc, 1)
+  const subject = Conversation.direct('a', 'b')
+  const total = 230
+  const sentAts: number[] = []
+  for (let n = 0; n < total; n++) {
+    // stream order n; sentAt mostly rising, every 7th message stored 45 ms "late"
+    const sentAt = 1_000_000 + n * 10 - (n % 7 === 0 ? 45 : 0)
+    sentAts.push(sentAt)
+    await store.append(subject, message(n, sentAt))
+  }
+  const seen = new Map<string, number>()
+  let before: number | undefined
+  let pages = 0
+  for (;;) {
+    const page = await store.history(subject, 20, before)
+    pages++
+    const expected = [...sentAts]
+      .map((s, n) => ({ s, n }))
+      .filter(({ s }) => before === undefined || s < before)
+      .sort((x, y) => y.s - x.s || y.n - x.n)
+      .slice(0, 20)
+      .map(({ n }) => message(n, sentAts[n]!).messageId)
+    t.same(page.map((m) => m.messageId), expected, `page ${pages} is the 20 newest before ${before ?? 'now'}`)
+    for (const m of page) seen.set(m.messageId, (seen.get(m.messageId) ?? 0) + 1)
+    if (page.length < 20) break
+    before = page[page.length - 1]!.sentAt
+  }
+  t.equal(seen.size, total, `every message was reached (${pages} pages)`)
+  t.ok([...seen.values()].every((c) => c === 1), 'none twice: distinct sentAt values need no overlap')
+})
