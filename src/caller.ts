@@ -1,4 +1,5 @@
 import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/nats-core'
+import { publish } from './publisher.ts'
 import { isRpcError, systemError, type RpcError } from './rpc-error.ts'
 
 /**
@@ -85,7 +86,7 @@ export class Caller {
       signal.addEventListener('abort', p.onAbort, { once: true })
     }
     try {
-      this.nc.publish(subject, body, { reply: `${this.#prefix}.${token.toString(36)}`, headers })
+      publish(this.nc, subject, `${this.#prefix}.${token.toString(36)}`, headers, body)
     } catch (err) {
       const tooBig = max !== undefined && String((err as Error)?.message).includes('max_payload')
       this.#fail(token, tooBig ? tooLarge(subject, body.length, max) : systemError('UNAVAILABLE', `cannot publish to ${subject}: ${(err as Error).message}`, undefined, err))

@@ -1,5 +1,6 @@
-import { Decoder, Encoder } from '@msgpack/msgpack'
+import { Encoder } from '@msgpack/msgpack'
 import { OK } from './codes.ts'
+import { createDecoder } from './msgpack-decoder.ts'
 
 /** The reply envelope of wire protocol v1. */
 export type Envelope =
@@ -7,7 +8,7 @@ export type Envelope =
   | { readonly status: string; readonly message: string; readonly data?: unknown }
 
 const encoder = new Encoder({ ignoreUndefined: true })
-const decoder = new Decoder()
+const decoder = createDecoder()
 const EMPTY = new Uint8Array(0)
 /** `{ status: 'OK', result: ` of a two-entry msgpack map, written once; the encoded result follows. */
 const OK_HEAD = encoder.encode({ status: OK, result: null }).slice(0, -1)

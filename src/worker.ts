@@ -11,6 +11,7 @@ import type { MetricsServer, MethodMetrics } from './metrics.ts'
 import { subscribeMicro } from './micro.ts'
 import { CallObserver, levelOn } from './observer.ts'
 import { runInSpan, tracingFor, type CallSpan } from './trace.ts'
+import { publish } from './publisher.ts'
 import { systemError } from './rpc-error.ts'
 import { describeIssues, issuesOf, validatorsOf } from './validator.ts'
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './worker-options.ts'
@@ -368,7 +369,7 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
         f === undefined
           ? undefined
           : wireHeaders({ [Header.ServiceError]: headerSafe(f.message), [Header.ServiceErrorCode]: String(f.status) })
-      msg.respond(body, { headers })
+      publish(this.nc, msg.reply, '', headers, body)
     } catch (err) {
       if (f?.code === 'RESOURCE_EXHAUSTED' || this.nc.isClosed()) return
       const message = `reply of ${body.length} bytes is over the server's max_payload`
