@@ -1,4 +1,5 @@
 import type { MsgHdrs, NatsConnection } from '@nats-io/nats-core'
+import { WireHeaders } from './headers.ts'
 
 /** What the fast path reads and writes of nats.js's ProtocolHandler (`nc.protocol`, nats-core 3.x). */
 interface Protocol {
@@ -21,8 +22,9 @@ const CRLF = Buffer.from('\r\n')
  */
 export function publish(nc: NatsConnection, subject: string, reply: string, headers: MsgHdrs | undefined, body: Uint8Array): void {
   const p = protocolOf(nc)
-  const hdr = headers === undefined ? undefined : wireBytesOf(headers)
-  const hlen = hdr?.length ?? 0
+  const text = headers instanceof WireHeaders ? headers.text : undefined
+  const hdr = headers === undefined || text !== undefined ? undefined : wireBytesOf(headers)
+  const hlen = text !== undefined ? Buffer.byteLength(text) : (hdr?.length ?? 0)
   const len = body.length + hlen
   const info = p?.info
   if (
@@ -32,7 +34,7 @@ export function publish(nc: NatsConnection, subject: string, reply: string, head
     p.noMorePublishing ||
     nc.isClosed() ||
     len > info.max_payload ||
-    (hdr !== undefined && info.headers === false) ||
+    (headers !== undefined && info.headers === false) ||
     !plainSubject(subject) ||
     (reply !== '' && !plainSubject(reply))
   ) {
@@ -42,8 +44,10 @@ export function publish(nc: NatsConnection, subject: string, reply: string, head
   p.outBytes += len
   p.outMsgs++
   const target = reply === '' ? subject : `${subject} ${reply}`
-  if (hdr === undefined) p.sendCommand(Buffer.from(`PUB ${target} ${len}\r\n`), body, CRLF)
-  else p.sendCommand(Buffer.from(`HPUB ${target} ${hlen} ${len}\r\n`), hdr, body, CRLF)
+  if (headers === undefined) p.sendCommand(Buffer.from(`PUB ${target} ${len}\r\n`), body, CRLF)
+  // our own headers share one Buffer with the protocol line
+  else if (text !== undefined) p.sendCommand(Buffer.from(`HPUB ${target} ${hlen} ${len}\r\n${text}`), body, CRLF)
+  else p.sendCommand(Buffer.from(`HPUB ${target} ${hlen} ${len}\r\n`), hdr!, body, CRLF)
 }
 
 /** Non-empty and free of the whitespace nats.js refuses in a subject (space, tab, CR, LF). */

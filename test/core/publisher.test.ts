@@ -1,5 +1,5 @@
 import t from 'tap'
-import type { Msg, NatsConnection } from '@nats-io/nats-core'
+import { headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection } from '@nats-io/nats-core'
 import { wireHeaders } from '../../src/headers.ts'
 import { publish } from '../../src/publisher.ts'
 import { connectFor, delay, serverFor } from '../harness/index.ts'
@@ -13,17 +13,23 @@ t.test('publisher - what it sends arrives as nc.publish() would send it: subject
   const server = await serverFor(t)
   const nc = await connectFor(t, server.url)
   const rx = await connectFor(t, server.url)
-  const cases: { name: string; subject: string; reply: string; headers?: Record<string, string>; body: Uint8Array }[] = [
+  const cases: { name: string; subject: string; reply: string; headers?: Record<string, string>; nats?: true; body: Uint8Array }[] = [
     { name: 'reply and headers', subject: 'pub.a', reply: 'inbox.one.1', headers: { 'Rpc-Id': 'abc', Extra: 'vällue ✓' }, body: Buffer.from('body one') },
     { name: 'reply, no headers', subject: 'pub.b', reply: 'inbox.one.2', headers: undefined, body: Buffer.from([0, 1, 2, 255]) },
     { name: 'headers, no reply', subject: 'pub.c', reply: '', headers: { 'Nats-Service-Error': 'failed' }, body: new Uint8Array(0) },
+    { name: 'nats.js MsgHdrs', subject: 'pub.d', reply: 'inbox.one.3', headers: { 'Rpc-Id': 'from nats.js' }, nats: true, body: Buffer.from('x') },
     { name: 'neither, non-ASCII subject', subject: 'pub.ünïcode.主题', reply: '', headers: undefined, body: Buffer.from('ü') },
   ]
   for (const c of cases) {
     const got = nextOn(rx, c.subject)
     await rx.flush()
     const before = nc.stats().outMsgs
-    publish(nc, c.subject, c.reply, c.headers === undefined ? undefined : wireHeaders(c.headers), c.body)
+    let h: MsgHdrs | undefined
+    if (c.headers !== undefined && c.nats === true) {
+      h = natsHeaders()
+      for (const [k, v] of Object.entries(c.headers)) h.set(k, v)
+    } else if (c.headers !== undefined) h = wireHeaders(c.headers)
+    publish(nc, c.subject, c.reply, h, c.body)
     const msg = await got
     t.equal(msg.subject, c.subject, `${c.name}: subject`)
     t.equal(msg.reply ?? '', c.reply, `${c.name}: reply`)
