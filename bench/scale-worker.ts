@@ -1,5 +1,5 @@
 /**
- * Worker process of bench:scale and bench:memory. argv: <natsUrl> <maxInFlight> [maxQueued].
+ * Worker process of bench:scale and bench:memory. argv: <natsUrl> <maxInFlight> [maxQueued] (the worker's default when absent).
  * Answers `usage` (calls served, CPU) and `memory` (RSS and heap after a full GC when run with --expose-gc).
  * Serves BenchEcho: `wait` (I/O-bound: awaits a timer) and `spin` (CPU-bound: a busy loop).
  */
@@ -18,7 +18,7 @@ export function spin(iterations: number): number {
 }
 
 {
-  const [url, max, queued] = [process.argv[2]!, Number(process.argv[3]), Number(process.argv[4] ?? 0)]
+  const [url, max, queued] = [process.argv[2]!, Number(process.argv[3]), process.argv[4] === undefined ? undefined : Number(process.argv[4])]
   const nc = await connect({ servers: url, name: 'bench-scale-worker' })
   let served = 0
   const worker = await serve(
@@ -36,7 +36,7 @@ export function spin(iterations: number): number {
         return { x: spin(iterations) }
       },
     },
-    { maxInFlight: max, maxQueued: queued, logger: silentLogger },
+    { maxInFlight: max, ...(queued === undefined ? {} : { maxQueued: queued }), logger: silentLogger },
   )
   serveParent(
     async (cmd) =>

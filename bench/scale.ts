@@ -2,9 +2,11 @@
  * bench:scale — throughput of 1, 2, 4, 8 worker processes behind one queue group.
  * I/O-bound: each call awaits ~5 ms, each worker takes at most `maxInFlight` calls at once, the caller keeps
  * workers × maxInFlight calls in flight and retries RESOURCE_EXHAUSTED at once. CPU-bound: a busy loop, 1 and 2 workers.
- * A full worker lets up to --max-queued calls wait for a slot (its `maxQueued`) before it refuses.
+ * A full worker lets up to --max-queued calls wait for a slot (its `maxQueued`; the worker's default, half of
+ * maxInFlight, when not given) before it refuses.
  * Options: --quick, --max-in-flight N, --max-queued N, --seconds S.
  */
+import { resolveWorkerOptions } from '../src/index.ts'
 import { startServer } from '../test/harness/nats-server.ts'
 import { commandLine, flag, numberOption } from './args.ts'
 import { onCleanup, runScript, spawnChild, type Child } from './child.ts'
@@ -16,11 +18,6 @@ export const DEFAULT_SCALE = {
   ioWorkers: [1, 2, 4, 8],
   cpuWorkers: [1, 2],
   maxInFlight: 10,
-  /**
-   * Calls a full worker lets wait for a slot (the worker's `maxQueued`) before it refuses with RESOURCE_EXHAUSTED.
-   * 0: refuse at once and let the caller retry, which spreads an exactly-full load best (see docs/benchmarks.md).
-   */
-  maxQueued: 0,
   waitMs: 5,
   /** Busy-loop steps per CPU-bound call (about a millisecond on the reference machine). */
   spinIterations: 40_000,
@@ -63,7 +60,8 @@ await runScript(async () => {
   const quick = flag('quick')
   const d = DEFAULT_SCALE
   const maxInFlight = numberOption('max-in-flight', d.maxInFlight)
-  const maxQueued = numberOption('max-queued', d.maxQueued)
+  // the worker's own default unless given: half of maxInFlight (see docs/benchmarks.md for 0, 2, 3, 5 and 10)
+  const maxQueued = numberOption('max-queued', resolveWorkerOptions({ maxInFlight }).maxQueued)
   const maxMs = numberOption('seconds', quick ? d.quickSeconds : d.seconds) * 1000
   const t0 = Date.now()
   console.log(`bench:scale ${quick ? '(quick) ' : ''}— ${machine().cores} cores; maxInFlight ${maxInFlight}, maxQueued ${maxQueued} per worker; ${maxMs / 1000} s per point`)

@@ -19,7 +19,9 @@ export interface WorkerOptions<State extends object = Record<string, unknown>> {
   /**
    * Calls that may wait, first in first out, for one of the `maxInFlight` slots instead of being refused at once
    * with RESOURCE_EXHAUSTED. A waiting call still has its deadline: one that passes before it starts gets
-   * DEADLINE_EXCEEDED without running. 0 (the default) refuses every call past `maxInFlight`.
+   * DEADLINE_EXCEEDED without running. 0 refuses every call past `maxInFlight`. Default: half of `maxInFlight`,
+   * rounded up (500 with the default 1,000): a queue group routes calls at random, so a worker that is full for a
+   * moment while others have room queues a few calls instead of failing them.
    */
   readonly maxQueued?: number
   /** Check each result against the output schema (INTERNAL when it does not match). */
@@ -66,7 +68,7 @@ export const DEFAULT_WORKER_OPTIONS: ResolvedWorkerOptions = Object.freeze({
   prefix: 'rpc',
   queue: undefined,
   maxInFlight: 1_000,
-  maxQueued: 0,
+  maxQueued: 500,
   validateOutput: true,
   middleware: Object.freeze([]) as readonly WorkerMiddleware[],
   logger: stderrLogger('error'),
@@ -83,7 +85,7 @@ export function resolveWorkerOptions<State extends object>(options: WorkerOption
   const d = DEFAULT_WORKER_OPTIONS
   const maxInFlight = options.maxInFlight ?? d.maxInFlight
   if (!Number.isInteger(maxInFlight) || maxInFlight < 1) throw new TypeError(`maxInFlight must be a positive integer, got ${maxInFlight}`)
-  const maxQueued = options.maxQueued ?? d.maxQueued
+  const maxQueued = options.maxQueued ?? Math.ceil(maxInFlight / 2)
   if (!Number.isInteger(maxQueued) || maxQueued < 0) throw new TypeError(`maxQueued must be an integer >= 0, got ${maxQueued}`)
   return {
     prefix: options.prefix ?? d.prefix,

@@ -41,7 +41,7 @@ function rawRequest(port: number, subject: string, headerLines: string[]): Promi
 t.test('worker - a request with a malformed header name never stops a full worker from serving', async (t) => {
   const server = await serverFor(t, { jetstream: false })
   const nc = await connectFor(t, server.url)
-  const worker = await startEcho(nc, 'w', { maxInFlight: 1 })
+  const worker = await startEcho(nc, 'w', { maxInFlight: 1, maxQueued: 0 })
   t.teardown(() => worker.stop())
   const echo = client(nc, Echo, { timeout: 3_000 })
   const busy = echo.slow({ ms: 300 })

@@ -14,7 +14,7 @@ t.test('rpc - against one worker', async (t) => {
   const workerNc = await connectFor(t, server.url)
   const nc = await connectFor(t, server.url)
   const seen = { aborted: [] as unknown[] }
-  const worker = await startEcho(workerNc, 'w1', { maxInFlight: 50 }, seen)
+  const worker = await startEcho(workerNc, 'w1', { maxInFlight: 50, maxQueued: 0 }, seen)
   t.teardown(() => worker.stop())
   const echo = client(nc, Echo, { timeout: 2_000 })
 
