@@ -53,9 +53,13 @@ export class Caller {
     return this.#pending.size
   }
 
-  /** Whether the connection is up: a call made while it is not fails at once with UNAVAILABLE. */
+  /**
+   * Whether the connection is up: a call made while it is not fails at once with UNAVAILABLE. Until the first call
+   * starts watching `nc.status()`, the connection's own state says (a first call during an outage fails fast too).
+   */
   get connected(): boolean {
-    return this.#up && !this.nc.isClosed()
+    if (this.nc.isClosed()) return false
+    return this.#watching ? this.#up : transportUp(this.nc)
   }
 
   /**
@@ -111,6 +115,7 @@ export class Caller {
     })
     if (!this.#watching) {
       this.#watching = true
+      this.#up = transportUp(this.nc)
       void this.#watch()
     }
   }
@@ -219,6 +224,12 @@ function isPublishViolation(err: unknown): err is Error & { subject: string } {
 
 function tooLarge(subject: string, size: number, max: number): RpcError {
   return systemError('RESOURCE_EXHAUSTED', `request to ${subject} is ${size} bytes, over the server's max_payload of ${max} bytes`, { size, max })
+}
+
+/** nats.js's own connected flag (`nc.protocol.connected`); true when it is not there to read. */
+function transportUp(nc: NatsConnection): boolean {
+  const connected = (nc as NatsConnection & { protocol?: { connected?: unknown } }).protocol?.connected
+  return typeof connected === 'boolean' ? connected : true
 }
 
 function inboxPrefixOf(nc: NatsConnection): string | undefined {

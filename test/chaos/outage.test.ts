@@ -25,6 +25,8 @@ t.test('caller - connection loss: calls fail fast with UNAVAILABLE, work again a
   const nc = await connectFor(t, server.url, { maxReconnectAttempts: -1, reconnectTimeWait: 200 })
   const caller = callerOf(nc)
   const echo = client(nc, Echo, { timeout: 3_000 })
+  // a second connection that makes its first call only during the outage
+  const idle = await connectFor(t, server.url, { maxReconnectAttempts: -1, reconnectTimeWait: 200 })
   t.equal((await echo.echo({ text: 'up' })).text, 'up')
 
   // Calls in flight when the server dies fail at once, not at their deadline.
@@ -58,6 +60,11 @@ t.test('caller - connection loss: calls fail fast with UNAVAILABLE, work again a
   t.equal(down.failed, down.calls, 'every call made while disconnected fails')
   t.same(Object.keys(down.codes), ['UNAVAILABLE'], 'with UNAVAILABLE')
   t.ok(down.slowestFailureMs < 500, `fast: slowest ${Math.round(down.slowestFailureMs)} ms against a 3 s deadline`)
+  const firstAt = performance.now()
+  const first = await client(idle, Echo, { timeout: 3_000 }).echo({ text: 'first' }).then(() => 'OK', (e: RpcError) => e.code)
+  const firstMs = performance.now() - firstAt
+  t.equal(first, 'UNAVAILABLE', 'the first call ever made on a connection that is down fails UNAVAILABLE')
+  t.ok(firstMs < 500, `…at once too (${Math.round(firstMs)} ms), not at its 3 s deadline`)
 
   // Down for longer than nats.js's default 10 reconnect attempts (200 ms apart): the workers must keep trying.
   await delay(4_000)
