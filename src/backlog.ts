@@ -34,19 +34,23 @@ export class Backlog<T> {
     return item
   }
 
-  /** Removes and returns the items `test` picks, keeping the others in order. */
-  removeWhere(test: (item: T) => boolean): T[] {
-    const removed: T[] = []
-    const kept: (T | undefined)[] = []
+  /** Removes and returns the items `test` picks, keeping the others in order. Allocates nothing when none is picked. */
+  removeWhere(test: (item: T) => boolean): readonly T[] {
+    let removed: T[] | undefined
+    let kept: (T | undefined)[] | undefined
     for (let i = this.#head; i < this.#items.length; i++) {
       const item = this.#items[i] as T
-      if (test(item)) removed.push(item)
-      else kept.push(item)
+      if (test(item)) {
+        if (removed === undefined) {
+          removed = []
+          kept = this.#items.slice(this.#head, i)
+        }
+        removed.push(item)
+      } else kept?.push(item)
     }
-    if (removed.length > 0) {
-      this.#items = kept
-      this.#head = 0
-    }
+    if (removed === undefined) return NONE
+    this.#items = kept!
+    this.#head = 0
     return removed
   }
 
@@ -58,3 +62,5 @@ export class Backlog<T> {
     return rest
   }
 }
+
+const NONE: readonly never[] = Object.freeze([])

@@ -18,7 +18,8 @@ const utf8Slice = (Buffer.prototype as unknown as { utf8Slice?: (this: Uint8Arra
  * Reads a string value with Node's native UTF-8 decoder. msgpack's own decoder builds an array of char codes for
  * every string under 200 bytes and joins it with `String.fromCharCode` (~0.1 µs and ~1 KB of garbage per call on
  * the bench's echo body, on each side). Anything unusual (too long, truncated input) goes to msgpack's own method,
- * which raises its own errors. Invalid UTF-8 becomes U+FFFD, as it already does in msgpack for longer strings.
+ * which raises its own errors. Invalid UTF-8 becomes U+FFFD, as msgpack's own decoder does only above 200 bytes (below,
+ * it let invalid bytes through as code units, and it still does for map keys of up to 16 bytes, which its key cache reads).
  */
 const decodeUtf8String: DecodeUtf8String = function (byteLength, headerOffset) {
   const offset = this.pos + headerOffset

@@ -17,8 +17,8 @@ const CRLF = Buffer.from('\r\n')
  * `nc.publish()`, without its two per-message costs on the RPC hot path. nats.js encodes each protocol line with a
  * TextEncoder (a fresh ArrayBuffer, ~0.3 µs) and tests both subjects with a regex; here the line is written into
  * Node's Buffer pool and the subjects are checked by a loop. Whatever is out of the ordinary (closed or draining
- * connection, over max_payload, a server without headers, a bad subject, nats.js internals not where this
- * expects them) goes through `nc.publish()` itself, which throws nats.js's own errors.
+ * connection, over max_payload, a bad subject, no server info yet, headers that are not ours or nats.js's, nats.js
+ * internals not where this expects them) goes through `nc.publish()` itself, so it behaves, and throws, as nats.js does.
  */
 export function publish(nc: NatsConnection, subject: string, reply: string, headers: MsgHdrs | undefined, body: Uint8Array): void {
   const p = protocolOf(nc)

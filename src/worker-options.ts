@@ -21,7 +21,9 @@ export interface WorkerOptions<State extends object = Record<string, unknown>> {
    * with RESOURCE_EXHAUSTED. A waiting call still has its deadline: one that passes before it starts gets
    * DEADLINE_EXCEEDED without running. 0 refuses every call past `maxInFlight`. Default: half of `maxInFlight`,
    * rounded up (500 with the default 1,000): a queue group routes calls at random, so a worker that is full for a
-   * moment while others have room queues a few calls instead of failing them.
+   * moment while others have room queues a few calls instead of failing them. A queued call holds its message
+   * (memory: up to `maxQueued` bodies of up to `max_payload` each, as in-flight calls do), and one without an
+   * `Rpc-Deadline` (a non-Switchboard caller) waits for its turn however long it takes.
    */
   readonly maxQueued?: number
   /** Check each result against the output schema (INTERNAL when it does not match). */

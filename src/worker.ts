@@ -40,6 +40,7 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
   #inFlight = 0
   readonly #backlog: Backlog<Waiting>
   #pumping = false
+  #sweptAt = 0
   #idle: (() => void) | undefined = undefined
   #stopped: Promise<void> | undefined = undefined
   #observer: CallObserver | undefined = undefined
@@ -229,6 +230,9 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
     const waiting = { msg, endpoint, headers, deadline, since: performance.now() }
     if (this.#backlog.offer(waiting)) return true
     const now = Date.now()
+    // deadlines are whole ms: a full backlog is swept at most once per ms, not on every call that finds it full
+    if (now === this.#sweptAt) return false
+    this.#sweptAt = now
     const expired = this.#backlog.removeWhere((w) => w.deadline <= now)
     for (const w of expired) this.#refuse(w.msg, w.endpoint, 'DEADLINE_EXCEEDED', 504, `deadline passed while ${w.endpoint.subject} waited for a slot`)
     return this.#backlog.offer(waiting)

@@ -26,7 +26,7 @@ export const MessageService = defineService('message', {
     offline: { description: 'messages kept for me while I was away, oldest first; fetching them clears them', input: Empty, output: Type.Array(Message) },
     history: {
       description:
-        'a conversation, newest first by sentAt: with a user, or of a group I belong to; before (exclusive) pages back: pass the oldest sentAt of a page',
+        'a conversation, newest first by sentAt: with a user, or of a group I belong to; limit messages, more when several share the oldest sentAt; before (exclusive) pages back: pass the oldest sentAt of a page',
       input: Type.Union([Type.Object({ with: Username, ...Page }), Type.Object({ groupId: Id, ...Page })]),
       output: Type.Array(Message),
       errors: { PERMISSION_DENIED: { status: 403 }, NOT_FOUND: { status: 404 } },

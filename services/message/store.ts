@@ -63,9 +63,10 @@ export class MessageStore {
   }
 
   /**
-   * The `limit` newest messages of a conversation sent before `before` (epoch ms), newest first. Newest means by
-   * `sentAt`, then by stream order: the order `before` filters by, so paging with the oldest `sentAt` of a page as
-   * the next `before` skips nothing. Stream order alone would not do: two workers, or a send retried after a store
+   * The `limit` newest messages of a conversation sent before `before` (epoch ms), newest first, plus any more that
+   * share the oldest one's `sentAt`. Newest means by `sentAt`, then by stream order: the order `before` filters by,
+   * and a page never splits a millisecond, so the oldest `sentAt` of a page, passed as the next `before`, pages back
+   * without a gap or a repeat. Stream order alone would not do: two workers, or a send retried after a store
    * outage, store messages a little out of `sentAt` order.
    */
   async history(subject: string, limit: number, before = Infinity): Promise<ChatMessage[]> {
@@ -92,7 +93,10 @@ export class MessageStore {
   }
 }
 
-/** The `limit` greatest messages offered, by `sentAt` then stream sequence; kept sorted oldest first. */
+/**
+ * The `limit` greatest messages offered, by `sentAt` then stream sequence, plus those tied with the `limit`-th on
+ * `sentAt` (so a page never splits a millisecond); kept sorted oldest first.
+ */
 export class NewestWindow {
   readonly #kept: { msg: ChatMessage; seq: number }[] = []
 
@@ -100,8 +104,8 @@ export class NewestWindow {
 
   offer(msg: ChatMessage, seq: number): void {
     const kept = this.#kept
+    if (kept.length >= this.limit && msg.sentAt < kept[kept.length - this.limit]!.msg.sentAt) return
     const after = (k: { msg: ChatMessage; seq: number }) => k.msg.sentAt < msg.sentAt || (k.msg.sentAt === msg.sentAt && k.seq < seq)
-    if (kept.length === this.limit && !after(kept[0]!)) return
     let lo = 0
     let hi = kept.length
     while (lo < hi) {
@@ -110,7 +114,7 @@ export class NewestWindow {
       else hi = mid
     }
     kept.splice(lo, 0, { msg, seq })
-    if (kept.length > this.limit) kept.shift()
+    while (kept.length > this.limit && kept[0]!.msg.sentAt < kept[kept.length - this.limit]!.msg.sentAt) kept.shift()
   }
 
   newestFirst(): ChatMessage[] {

@@ -33,11 +33,22 @@ t.test('message history - the window keeps the newest by sentAt, then by stream 
   one.offer(message(1, 10), 1)
   one.offer(message(2, 10), 2)
   one.offer(message(3, 5), 3)
-  t.same(one.newestFirst().map((m) => m.messageId), ['m0002'], 'a tie goes to the later stored')
+  t.same(one.newestFirst().map((m) => m.messageId), ['m0002', 'm0001'], 'messages tied on the oldest sentAt all stay: a page never splits a ms')
+  const ties = new NewestWindow(2)
+  for (const [n, sentAt] of [
+    [1, 5],
+    [2, 10],
+    [3, 10],
+    [4, 10],
+    [5, 12],
+  ] as const)
+    ties.offer(message(n, sentAt), n)
+  t.same(ties.newestFirst().map((m) => m.messageId), ['m0005', 'm0004', 'm0003', 'm0002'], 'the 2 newest, then the rest of their ms; 5 falls out')
 })
 
-// Two workers, or a send retried after a store outage, store messages out of sentAt order. Paging with the oldest
-// sentAt of a page as the next `before` must still reach every message, each page holding the newest left.
+// Two workers, or a send retried after a store outage, store messages out of sentAt order, and several share a ms.
+// Paging with the oldest sentAt of a page as the next `before` must reach every message once, each page holding the
+// newest left and never splitting a ms.
 t.test('message history - paging by sentAt reaches every message stored out of sentAt order', async (t) => {
   const server = await serverFor(t)
   const nc = await connectFor(t, server.url)
@@ -46,8 +57,9 @@ t.test('message history - paging by sentAt reaches every message stored out of s
   const total = 230
   const sentAts: number[] = []
   for (let n = 0; n < total; n++) {
-    // stream order n; sentAt mostly rising, every 7th message stored 45 ms "late"
-    const sentAt = 1_000_000 + n * 10 - (n % 7 === 0 ? 45 : 0)
+    // stream order n; sentAt mostly rising, every 7th message stored 40 ms "late" (and tied with an earlier one),
+    // every 5th in the same ms as the one before it
+    const sentAt = 1_000_000 + n * 10 - (n % 7 === 0 ? 40 : 0) - (n % 5 === 0 ? 10 : 0)
     sentAts.push(sentAt)
     await store.append(subject, message(n, sentAt))
   }
@@ -57,17 +69,18 @@ t.test('message history - paging by sentAt reaches every message stored out of s
   for (;;) {
     const page = await store.history(subject, 20, before)
     pages++
-    const expected = [...sentAts]
+    const left = [...sentAts]
       .map((s, n) => ({ s, n }))
       .filter(({ s }) => before === undefined || s < before)
       .sort((x, y) => y.s - x.s || y.n - x.n)
-      .slice(0, 20)
-      .map(({ n }) => message(n, sentAts[n]!).messageId)
-    t.same(page.map((m) => m.messageId), expected, `page ${pages} is the 20 newest before ${before ?? 'now'}`)
+    const cut = left.length > 20 ? left[19]!.s : -Infinity
+    const expected = left.filter(({ s }, i) => i < 20 || s === cut).map(({ n }) => message(n, sentAts[n]!).messageId)
+    t.same(page.map((m) => m.messageId), expected, `page ${pages} is the 20 newest before ${before ?? 'now'}, and the rest of the last one's ms`)
     for (const m of page) seen.set(m.messageId, (seen.get(m.messageId) ?? 0) + 1)
     if (page.length < 20) break
     before = page[page.length - 1]!.sentAt
   }
   t.equal(seen.size, total, `every message was reached (${pages} pages)`)
-  t.ok([...seen.values()].every((c) => c === 1), 'none twice: distinct sentAt values need no overlap')
+  t.ok([...seen.values()].every((c) => c === 1), 'none twice')
+  t.ok(new Set(sentAts).size < total, 'the conversation has ms with more than one message')
 })

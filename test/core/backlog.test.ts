@@ -26,6 +26,10 @@ t.test('backlog - first in, first out, bounded, and compacts as it is drained', 
   mixed.take()
   t.same(mixed.removeWhere((n) => n % 2 === 0), [2, 4], 'removeWhere returns what it removed, in order')
   t.same(mixed.drain(), [3, 5], 'and keeps the rest in order')
+  for (const n of [6, 7, 8]) mixed.offer(n)
+  t.same(mixed.removeWhere((n) => n > 100), [], 'removing nothing')
+  t.same(mixed.removeWhere((n) => n === 8), [8], 'removing the last')
+  t.same(mixed.drain(), [6, 7], 'the others stay, in order')
 })
 
 t.test('worker - calls past maxInFlight wait in the backlog (maxQueued), in order; past that RESOURCE_EXHAUSTED', async (t) => {

@@ -37,4 +37,7 @@ t.test('msgpack decoder - malformed input fails as with msgpack: truncated strin
   t.throws(() => limited.decode(encode('too long for the limit')), DecodeError, 'maxStrLength still applies')
   // a fixstr of 3 bytes holding invalid UTF-8 reads as replacement characters instead of throwing
   t.equal(fast.decode(new Uint8Array([0xa3, 0x61, 0xff, 0x62])), 'a\ufffdb')
+  // a CESU-style lone surrogate and an overlong NUL: replacement characters, never a lone surrogate in a string
+  t.equal(fast.decode(new Uint8Array([0xa3, 0xed, 0xa0, 0x80])), '\ufffd\ufffd\ufffd')
+  t.equal(fast.decode(new Uint8Array([0xa2, 0xc0, 0x80])), '\ufffd\ufffd')
 })
