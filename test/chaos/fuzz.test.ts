@@ -105,7 +105,16 @@ async function fuzzService(t: Test, nc: NatsConnection, contract: AnyContract, p
   // that space); a leak keeps growing batch after batch, and moves the second batch's median RSS above the first's.
   const { result: res, medians: before } = await withRss(pids, () => fire(nc, fuzzCases(contract, PER_SERVICE, SEED)))
   const { result: again, medians: after } = await withRss(pids, () => fire(nc, fuzzCases(contract, PER_SERVICE, SEED + 2)))
-  const growth = Math.max(...after.map((a, i) => a - before[i]!))
+  let growth = Math.max(...after.map((a, i) => a - before[i]!))
+  let confirm = ''
+  if (growth >= RSS_BOUND_MB) {
+    // A step can also be V8 keeping a heap it grew for a burst of near-max_payload bodies (seen in CI: one module's
+    // median RSS stepped up once, by 100-340 MB, and stayed). A leak grows again over a third batch; a step does not.
+    const { medians: third } = await withRss(pids, () => fire(nc, fuzzCases(contract, PER_SERVICE, SEED + 3)))
+    const step = growth
+    growth = Math.max(...third.map((m, i) => m - after[i]!))
+    confirm = `; stepped ${step.toFixed(0)} MB, batch 2 -> 3 ${growth.toFixed(0)} MB`
+  }
   t.equal(again.replies, again.sent, 'the second batch is answered in full too')
   rows.push({
     scenario: `fuzz ${contract.name} (${Object.keys(contract.methods).length} methods)`,
@@ -113,13 +122,13 @@ async function fuzzService(t: Test, nc: NatsConnection, contract: AnyContract, p
     failed: res.misfits.length,
     lost: res.sent - res.replies,
     codes: res.codes,
-    note: `${res.deepInternal ? `deep-nesting INTERNAL ${res.deepInternal}; ` : ''}median RSS batch 1 -> 2 ${before.map((b) => Math.round(b)).join('/')} -> ${after.map((a) => Math.round(a)).join('/')} MB`,
+    note: `${res.deepInternal ? `deep-nesting INTERNAL ${res.deepInternal}; ` : ''}median RSS batch 1 -> 2 ${before.map((b) => Math.round(b)).join('/')} -> ${after.map((a) => Math.round(a)).join('/')} MB${confirm}`,
   })
   t.equal(res.sent, PER_SERVICE)
   t.equal(res.replies, res.sent, 'every malformed request got a reply')
   t.same(res.misfits.filter(Boolean), [], 'every reply is an error envelope with a fitting code (OK only for schema-valid input)')
   t.equal(res.deepInternal, 0, 'deeply nested input is refused as INVALID_ARGUMENT, not run and answered INTERNAL')
-  t.ok(growth < RSS_BOUND_MB, `memory flat: worst growth of the median RSS from batch 1 to batch 2 ${growth.toFixed(1)} MB < ${RSS_BOUND_MB} MB`)
+  t.ok(growth < RSS_BOUND_MB, `memory flat: worst growth of the median RSS from one batch to the next ${growth.toFixed(1)} MB < ${RSS_BOUND_MB} MB${confirm}`)
   await alive()
   t.pass(`${contract.name} still serves`)
 }
