@@ -45,10 +45,10 @@ t.test('publisher - the fast path is the one taken on this nats.js; the unusual 
   const nc = await connectFor(t, server.url)
   const calls: string[] = []
   const original = nc.publish.bind(nc)
-  nc.publish = ((subject: string, ...rest: Parameters<NatsConnection['publish']> extends [unknown, ...infer R] ? R : never) => {
+  nc.publish = (subject, payload, options) => {
     calls.push(subject)
-    return original(subject, ...rest)
-  }) as NatsConnection['publish']
+    original(subject, payload, options)
+  }
   publish(nc, 'fast.one', 'inbox.x.1', wireHeaders({ 'Rpc-Id': 'x' }), Buffer.from('hello'))
   publish(nc, 'fast.two', '', undefined, Buffer.from('hello'))
   t.same(calls, [], 'ordinary messages bypass nc.publish() (its TextEncoder and regexes)')
