@@ -1,33 +1,27 @@
-import { Encoder } from '@msgpack/msgpack'
 import { OK } from './codes.ts'
 import { createDecoder } from './msgpack-decoder.ts'
+import { KeyCache, MsgpackReader } from './msgpack-reader.ts'
+import { MsgpackWriter } from './msgpack-writer.ts'
 
 /** The reply envelope of wire protocol v1. */
 export type Envelope =
   | { readonly status: typeof OK; readonly result: unknown }
   | { readonly status: string; readonly message: string; readonly data?: unknown }
 
-const encoder = new Encoder({ ignoreUndefined: true })
-const decoder = createDecoder()
+const writer = new MsgpackWriter()
+const keys = new KeyCache()
+const decoder = new MsgpackReader(createDecoder(keys), keys)
 const EMPTY = new Uint8Array(0)
 /** `{ status: 'OK', result: ` of a two-entry msgpack map, written once; the encoded result follows. */
-const OK_HEAD = encoder.encode({ status: OK, result: null }).slice(0, -1)
-
-/**
- * `value` encoded, copied out of the encoder's shared buffer into a Node Buffer: small ones come from Node's
- * pre-allocated pool, where a fresh `Uint8Array` of a few dozen bytes costs ~0.25 µs (its own ArrayBuffer), ten
- * times the copy. bench/hot-path.ts prices both.
- */
-function encodePooled(value: unknown): Uint8Array {
-  return Buffer.from(encoder.encodeSharedRef(value))
-}
+const OK_HEAD = Uint8Array.prototype.slice.call(writer.encode({ status: OK, result: null }), 0, -1)
 
 /**
  * msgpack-encodes a body; `undefined` is the empty body. Returns a copy that is safe to hand to nats.js: a Node
- * `Buffer` (a `Uint8Array`) that may sit in Node's shared pool, so its `.buffer` is larger than the body.
+ * `Buffer` (a `Uint8Array`) that may sit in Node's shared pool, so its `.buffer` is larger than the body (a fresh
+ * `Uint8Array` of a few dozen bytes costs ~0.25 µs for its own ArrayBuffer, ten times the copy).
  */
 export function encodeBody(value: unknown): Uint8Array {
-  return value === undefined ? EMPTY : encodePooled(value)
+  return value === undefined ? EMPTY : writer.encode(value)
 }
 
 /** Decodes a msgpack body; the empty body is `undefined`. Throws on malformed input and past MAX_DEPTH levels. */
@@ -58,17 +52,12 @@ function tooDeep(value: object, budget: number): boolean {
 
 /** Encodes a successful reply. */
 export function encodeOk(result: unknown): Uint8Array {
-  if (result === undefined) return encodePooled({ status: OK })
-  const value = encoder.encodeSharedRef(result)
-  const out = Buffer.allocUnsafe(OK_HEAD.length + value.length)
-  out.set(OK_HEAD, 0)
-  out.set(value, OK_HEAD.length)
-  return out
+  return result === undefined ? writer.encode({ status: OK }) : writer.encode(result, OK_HEAD)
 }
 
 /** Encodes an error reply. */
 export function encodeFailure(status: string, message: string, data?: unknown): Uint8Array {
-  return encodePooled(data === undefined ? { status, message } : { status, message, data })
+  return writer.encode(data === undefined ? { status, message } : { status, message, data })
 }
 
 /** What decodeOkResult returns when the bytes are not an OK envelope written by encodeOk. */
@@ -83,7 +72,7 @@ export function decodeOkResult(bytes: Uint8Array): unknown {
   if (bytes.length <= n) return NOT_OK
   for (let i = 0; i < n; i++) if (bytes[i] !== OK_HEAD[i]) return NOT_OK
   try {
-    return decoder.decode(bytes.subarray(n))
+    return decoder.decode(bytes, n)
   } catch {
     return NOT_OK
   }

@@ -9,6 +9,12 @@ interface DecoderState {
   stateIsMapKey(): boolean
 }
 
+/** What msgpack's Decoder asks of its `keyDecoder` option (KeyCache in msgpack-reader.ts is one). */
+export interface KeyDecoder {
+  canBeCached(byteLength: number): boolean
+  decode(bytes: Uint8Array, offset: number, byteLength: number): string
+}
+
 type DecodeUtf8String = (this: DecoderState, byteLength: number, headerOffset: number) => string
 
 const original = (Decoder.prototype as unknown as { decodeUtf8String?: DecodeUtf8String }).decodeUtf8String
@@ -38,10 +44,10 @@ const SAMPLE = { ascii: 'hello', accents: 'héllo wörld', cjk: '你好', emoji:
  * A msgpack Decoder whose string values are read by Node's native UTF-8 decoder. A plain Decoder when this msgpack
  * or Node build lacks what the fast path reads, or when the fast path would decode a sample differently.
  */
-export function createDecoder(): Decoder {
-  const plain = new Decoder()
+export function createDecoder(keyDecoder?: KeyDecoder): Decoder {
+  const plain = new Decoder(keyDecoder === undefined ? undefined : { keyDecoder })
   if (typeof original !== 'function' || typeof utf8Slice !== 'function') return plain
-  const fast = new Decoder()
+  const fast = new Decoder(keyDecoder === undefined ? undefined : { keyDecoder })
   Object.defineProperty(fast, 'decodeUtf8String', { value: decodeUtf8String })
   try {
     const sample = encode(SAMPLE)
