@@ -1,4 +1,5 @@
 import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/nats-core'
+import { PendingTable } from './pending-table.ts'
 import { publish } from './publisher.ts'
 import { isRpcError, systemError, type RpcError } from './rpc-error.ts'
 
@@ -16,6 +17,7 @@ export interface ReplySink<A> {
 }
 
 class Pending {
+  token = 0
   signal: AbortSignal | undefined = undefined
   onAbort: (() => void) | undefined = undefined
   constructor(
@@ -36,9 +38,8 @@ class Pending {
 export class Caller {
   readonly nc: NatsConnection
   readonly #prefix: string
-  readonly #pending = new Map<number, Pending>()
+  readonly #pending = new PendingTable<Pending>()
   #sub: Subscription | undefined = undefined
-  #seq = 0
   #up = true
   #sweeper: ReturnType<typeof setInterval> | undefined = undefined
   #watching = false
@@ -80,9 +81,8 @@ export class Caller {
         return sink.fail(arg, systemError('UNAVAILABLE', `cannot receive replies: ${(err as Error).message}`, undefined, err))
       }
     }
-    const token = ++this.#seq
     const p = new Pending(subject, performance.now() + timeoutMs, timeoutMs, sink as ReplySink<unknown>, arg)
-    this.#pending.set(token, p)
+    const token = this.#pending.add(p)
     this.#sweeper ??= setInterval(() => this.#sweep(), DEFAULT_DEADLINE_SWEEP_MS)
     if (signal !== undefined) {
       p.signal = signal
@@ -124,13 +124,13 @@ export class Caller {
   #inboxRefused(err: Error): void {
     this.#sub = undefined
     const reason = `cannot receive replies on ${this.#prefix}.*: ${err.message} (set the connection's inboxPrefix to an inbox this user may subscribe to)`
-    for (const token of [...this.#pending.keys()]) this.#fail(token, systemError('PERMISSION_DENIED', reason, undefined, err))
+    for (const p of this.#pending.entries()) this.#fail(p.token, systemError('PERMISSION_DENIED', reason, undefined, err))
   }
 
   /** The server refused a publish: the pending calls to that subject fail now instead of at their deadline. */
   #publishRefused(subject: string, err: Error): void {
-    for (const [token, p] of [...this.#pending]) {
-      if (p.subject === subject) this.#fail(token, systemError('PERMISSION_DENIED', `not allowed to call ${subject}: ${err.message}`, undefined, err))
+    for (const p of this.#pending.entries()) {
+      if (p.subject === subject) this.#fail(p.token, systemError('PERMISSION_DENIED', `not allowed to call ${subject}: ${err.message}`, undefined, err))
     }
   }
 
@@ -147,21 +147,21 @@ export class Caller {
 
   /** Fails the calls past their deadline; stops itself when nothing is pending (so an idle connection has no timer). */
   #sweep(): void {
+    this.#pending.compact()
     if (this.#pending.size === 0) {
       clearInterval(this.#sweeper)
       this.#sweeper = undefined
       return
     }
     const now = performance.now()
-    for (const [token, p] of this.#pending) {
-      if (p.deadline <= now) this.#fail(token, systemError('DEADLINE_EXCEEDED', `no reply from ${p.subject} within ${p.timeoutMs} ms`))
+    for (const p of this.#pending.entries()) {
+      if (p.deadline <= now) this.#fail(p.token, systemError('DEADLINE_EXCEEDED', `no reply from ${p.subject} within ${p.timeoutMs} ms`))
     }
   }
 
   #take(token: number): Pending | undefined {
-    const p = this.#pending.get(token)
+    const p = this.#pending.take(token)
     if (p === undefined) return undefined
-    this.#pending.delete(token)
     if (p.onAbort !== undefined) p.signal!.removeEventListener('abort', p.onAbort)
     return p
   }
@@ -172,7 +172,7 @@ export class Caller {
   }
 
   #failAll(reason: string): void {
-    for (const token of [...this.#pending.keys()]) this.#fail(token, systemError('UNAVAILABLE', reason))
+    for (const p of this.#pending.entries()) this.#fail(p.token, systemError('UNAVAILABLE', reason))
   }
 }
 
