@@ -11,12 +11,12 @@ export interface Tokened {
  * the next token whose slot is free. Tokens only grow, so a late reply to a finished call finds another token in
  * its slot, or none.
  *
- * Not a `Map`: V8 links each hash table a `Map` outgrows or rehashes to its successor, and a `Map` that gains and
- * loses an entry per call rehashes every few hundred calls. Once one retired table is in the old generation, the
- * scavenger keeps its successor alive, which keeps the next one alive, and every call's objects reachable from
- * them are promoted too, until a full GC; with a call in flight at every full GC, the chain never ends. This
- * doubled the GC time and the CPU per call of bench:rpc's callers in some runs (docs/benchmarks.md, fourth round).
- * One array that lives as long as the connection has no such chain.
+ * Not a `Map`: a `Map` that gains and loses an entry per call rehashes its table every few hundred calls, and V8
+ * allocates each new table in the generation of the one it replaces and links the retired table to it. Once one
+ * table lives long enough to be promoted (say, through a lull), every later table is born in the old generation,
+ * and each retired one keeps the calls it held alive until a full GC, so they are promoted too. From then on the
+ * GC time per call is about four times higher, and bench:rpc's callers spent ~6 instead of ~4 µs of CPU
+ * per call (docs/benchmarks.md, fourth round). One array that lives as long as the connection does not churn.
  */
 export class PendingTable<T extends Tokened> {
   #slots: (T | undefined)[] = emptySlots(MIN_SLOTS)
