@@ -25,7 +25,8 @@ const utf8Slice = (Buffer.prototype as unknown as { utf8Slice?: (this: Uint8Arra
  * every string under 200 bytes and joins it with `String.fromCharCode` (~0.1 µs and ~1 KB of garbage per call on
  * the bench's echo body, on each side). Anything unusual (too long, truncated input) goes to msgpack's own method,
  * which raises its own errors. Invalid UTF-8 becomes U+FFFD, as msgpack's own decoder does only above 200 bytes (below,
- * it let invalid bytes through as code units, and it still does for map keys of up to 16 bytes, which its key cache reads).
+ * it let invalid bytes through as code units). Map keys of up to 16 bytes go to the decoder's `keyDecoder`: msgpack's
+ * own cache reads them as code units too, the codec's `KeyCache` (msgpack-reader.ts) as U+FFFD.
  */
 const decodeUtf8String: DecodeUtf8String = function (byteLength, headerOffset) {
   const offset = this.pos + headerOffset
