@@ -31,7 +31,7 @@ class Pending {
 }
 
 /**
- * The untyped request core: one reply subscription per connection and a map of pending calls,
+ * The untyped request core: one reply subscription per connection and a table of pending calls (PendingTable),
  * instead of nats.js `request()` (a stack trace, a timer and a promise race per call).
  * Knows the connection's state, so calls fail fast with UNAVAILABLE while it is down.
  */

@@ -3,6 +3,7 @@ import { createClient, type Client, type ClientOptions, type ResolvedClientOptio
 import type { SystemCode } from './codes.ts'
 import type { AnyContract, DeclaredCode, DeclaredData, MethodName } from './contract.ts'
 import { Header, type HeaderRecord } from './headers.ts'
+import type { PendingTable } from './pending-table.ts'
 import { RpcError } from './rpc-error.ts'
 import type { CallSpan } from './trace.ts'
 
@@ -12,12 +13,18 @@ const MAX_TIMER_MS = 2 ** 31 - 1
 /** Headers a nested call carries over from the call that made it. */
 const PASSED_ON = [Header.Authorization, Header.TraceParent, Header.TraceState] as const
 
+/** A context whose signal exists, under its token in the worker's table. */
+export interface LiveContext {
+  token: number
+  readonly ctx: { abort(reason: unknown): void }
+}
+
 /** What the worker shares with every context it makes. */
 export interface ContextHost {
   readonly nc: NatsConnection
   readonly clientOptions: ResolvedClientOptions
-  /** Contexts whose signal exists, so that stop() can abort them. */
-  readonly live: Set<{ abort(reason: unknown): void }>
+  /** Contexts whose signal exists, so that stop() can abort them (a table, not a Set: see pending-table.ts). */
+  readonly live: PendingTable<LiveContext>
   readonly aborted: boolean
 }
 
@@ -31,6 +38,7 @@ export class CallContext<State extends object = Record<string, unknown>> {
   span: CallSpan | undefined = undefined
   #controller: AbortController | undefined = undefined
   #timer: ReturnType<typeof setTimeout> | undefined = undefined
+  #live: LiveContext | undefined = undefined
   #children = 0
   #expired = false
 
@@ -60,7 +68,7 @@ export class CallContext<State extends object = Record<string, unknown>> {
       const c = (this.#controller = new AbortController())
       if (this.host.aborted) c.abort(new RpcError('UNAVAILABLE', 'worker stopping'))
       else {
-        this.host.live.add(this)
+        this.host.live.add((this.#live = { token: 0, ctx: this }))
         const left = this.deadline - Date.now()
         if (left <= MAX_TIMER_MS) {
           this.#timer = setTimeout(() => {
@@ -118,7 +126,7 @@ export class CallContext<State extends object = Record<string, unknown>> {
   dispose(): void {
     if (this.#controller === undefined) return
     clearTimeout(this.#timer)
-    this.host.live.delete(this)
+    if (this.#live !== undefined) this.host.live.take(this.#live.token)
   }
 }
 

@@ -8,13 +8,17 @@ const MAX_FAST_DEPTH = 64
 /** Strings of fewer chars are first tried as ASCII, written byte by byte (a native call costs more). */
 const ASCII_LOOP_MAX = 64
 
+/** Binary lengths from here on need more than msgpack's 32-bit length field (msgpack's Encoder throws). */
+const MAX_BIN = 0x1_0000_0000
+
 /**
  * A msgpack encoder for the values bodies are made of: plain objects, arrays, strings, numbers, booleans, null and
  * Uint8Array. It writes the same bytes as @msgpack/msgpack's `Encoder({ ignoreUndefined: true })` (test/unit/msgpack-
- * writer.test.ts compares them), in about a third of its time on the bench's echo body. Anything else (Date and
+ * writer.test.ts compares them), in a little over half its time on the bench's echo body. Anything else (Date and
  * other extensions, Map, class instances, other typed arrays, bigint, over MAX_FAST_DEPTH levels) goes to msgpack's
- * own Encoder, whole. One difference: a lone UTF-16 surrogate becomes U+FFFD at every length (msgpack's own
- * encoder writes it as a 3-byte sequence in strings under 50 chars), which is also what the decoder reads.
+ * own Encoder, whole: a value that holds such a thing deep inside is walked twice, and its getters run again.
+ * One difference: here a lone UTF-16 surrogate becomes U+FFFD (msgpack's own encoder, and so the fallback, writes it
+ * as a 3-byte sequence in strings of up to 50 chars, which the reader turns into three U+FFFD).
  */
 export class MsgpackWriter {
   readonly #fallback = new Encoder({ ignoreUndefined: true })
@@ -74,7 +78,8 @@ export class MsgpackWriter {
         }
         if (depth >= MAX_FAST_DEPTH) return false
         if (Array.isArray(v)) return Object.getPrototypeOf(v) === Array.prototype && this.#array(v, depth)
-        if (v instanceof Uint8Array) {
+        if (ArrayBuffer.isView(v)) {
+          if (!(v instanceof Uint8Array) || v.length >= MAX_BIN) return false
           this.#header(v.length, 0xc4, 0xc5, 0xc6)
           this.#bytes(v)
           return true
@@ -183,9 +188,9 @@ export class MsgpackWriter {
   }
 
   /**
-   * A type byte and a length or unsigned value of 1, 2 or 4 bytes: `u8` under 0x100, `u16` under 0x10000, else
-   * `u32` (a negative `u8` or `u16` code skips that width). The callers' lengths are below 2^32 by construction
-   * (strings, arrays and buffers cannot reach it in V8).
+   * A type byte and a length or unsigned value of 1, 2 or 4 bytes: `u8` under 0x100 (unless `u8` is negative: no
+   * such width), `u16` under 0x10000, else `u32`. Every value passed is below 2^32: V8's strings and arrays cannot
+   * reach it, and longer binaries take the fallback.
    */
   #header(n: number, u8: number, u16: number, u32: number): void {
     this.#ensure(5)

@@ -1,7 +1,7 @@
 import { nuid, type Msg, type NatsConnection, type Subscription } from '@nats-io/nats-core'
 import { decodeBody, encodeFailure, encodeOk } from './codec.ts'
 import { compose } from './compose.ts'
-import { CallContext, type ContextHost, type HandlerContext } from './context.ts'
+import { CallContext, type ContextHost, type HandlerContext, type LiveContext } from './context.ts'
 import type { AnyContract, InputOf, MethodName, OutputOf } from './contract.ts'
 import { Backlog } from './backlog.ts'
 import { Endpoint, type EndpointStats } from './endpoint.ts'
@@ -11,6 +11,7 @@ import type { MetricsServer, MethodMetrics } from './metrics.ts'
 import { subscribeMicro } from './micro.ts'
 import { CallObserver, levelOn } from './observer.ts'
 import { runInSpan, tracingFor, type CallSpan } from './trace.ts'
+import { PendingTable } from './pending-table.ts'
 import { publish } from './publisher.ts'
 import { systemError } from './rpc-error.ts'
 import { describeIssues, issuesOf, validatorsOf } from './validator.ts'
@@ -33,7 +34,8 @@ const SERVICE_ERROR_MAX = 256
 export class Worker<C extends AnyContract = AnyContract> implements ContextHost {
   readonly id: string
   readonly started = new Date()
-  readonly live = new Set<{ abort(reason: unknown): void }>()
+  /** Contexts whose signal exists; at most maxInFlight, so the table never needs compacting. */
+  readonly live = new PendingTable<LiveContext>()
   aborted = false
   readonly #endpoints = new Map<string, Endpoint>()
   readonly #subs: Subscription[] = []
@@ -185,7 +187,7 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
     if ((await within(idle, this.options.stopTimeout)) === 'timeout') {
       this.aborted = true
       for (const w of this.#backlog.drain()) this.#refuse(w.msg, w.endpoint, 'UNAVAILABLE', 503, `${this.contract.name} worker ${this.id} stopped before the call started`)
-      for (const ctx of this.live) ctx.abort(systemError('UNAVAILABLE', 'worker stopping'))
+      for (const live of this.live.entries()) live.ctx.abort(systemError('UNAVAILABLE', 'worker stopping'))
       if ((await within(idle, this.options.stopTimeout)) === 'timeout') {
         const message = `${this.#inFlight} call(s) still running after their signals were aborted: stopped without answering them`
         this.options.logger.error({ service: this.contract.name, id: this.id, inFlight: this.#inFlight }, message)

@@ -33,7 +33,7 @@ t.test('msgpack writer - hands what it does not handle to msgpack, whole, with m
   const deep: unknown[] = []
   let cur = deep
   for (let i = 0; i < 80; i++) cur.push((cur = []))
-  const handed = [new Date(1_700_000_000_123), { when: new Date(0), list: [new Point(1, 2)] }, new Map([['k', 1]]), new Float32Array([1.5]), deep]
+  const handed = [new Date(1_700_000_000_123), { when: new Date(0), list: [new Point(1, 2)] }, new Map([['k', 1]]), new Float32Array([1.5]), new DataView(new ArrayBuffer(3)), Object.create(Uint8Array.prototype), deep]
   for (const v of handed) t.equal(hex(w.encode(v)), hex(stock.encode(v)), `the same for ${Object.prototype.toString.call(v)}`)
   const cyclic: Record<string, unknown> = { name: 'loop' }
   cyclic.self = cyclic
