@@ -7,9 +7,9 @@ export interface Tokened {
 }
 
 /**
- * The calls waiting for a reply, by token: a direct-mapped array of slots (token & mask), where a new call takes
- * the next token whose slot is free. Tokens only grow, so a late reply to a finished call finds another token in
- * its slot, or none.
+ * Entries by token in a direct-mapped array of slots (token & mask), where a new entry takes the next token whose
+ * slot is free: the Caller's calls waiting for a reply, the Worker's contexts whose signal exists. Tokens only grow,
+ * so a late reply to a finished call finds another token in its slot, or none.
  *
  * Not a `Map`: a `Map` that gains and loses an entry per call rehashes its table every few hundred calls, and V8
  * allocates each new table in the generation of the one it replaces and links the retired table to it. Once one
