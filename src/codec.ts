@@ -8,9 +8,13 @@ export type Envelope =
   | { readonly status: typeof OK; readonly result: unknown }
   | { readonly status: string; readonly message: string; readonly data?: unknown }
 
+/** How deep a decoded body may nest: replies add a level and the encoder stops at 100. */
+export const MAX_DEPTH = 64
+
 const writer = new MsgpackWriter()
 const keys = new KeyCache()
-const decoder = new MsgpackReader(createDecoder(keys), keys)
+/** Its fast path reads at most MAX_DEPTH levels, so only what its fallback reads needs `checkDepth`. */
+const decoder = new MsgpackReader(createDecoder(keys), keys, MAX_DEPTH)
 const EMPTY = new Uint8Array(0)
 /** `{ status: 'OK', result: ` of a two-entry msgpack map, written once; the encoded result follows. */
 const OK_HEAD = Uint8Array.prototype.slice.call(writer.encode({ status: OK, result: null }), 0, -1)
@@ -26,16 +30,12 @@ export function encodeBody(value: unknown): Uint8Array {
 
 /** Decodes a msgpack body; the empty body is `undefined`. Throws on malformed input and past MAX_DEPTH levels. */
 export function decodeBody(bytes: Uint8Array): unknown {
-  if (bytes.length === 0) return undefined
-  const value = decoder.decode(bytes)
-  if (typeof value === 'object' && value !== null && tooDeep(value, MAX_DEPTH)) {
-    throw new RangeError(`nested deeper than ${MAX_DEPTH} levels`)
-  }
-  return value
+  return bytes.length === 0 ? undefined : decoder.decode(bytes, 0, checkDepth)
 }
 
-/** How deep a decoded body may nest: replies add a level and the encoder stops at 100. */
-export const MAX_DEPTH = 64
+function checkDepth(value: unknown): void {
+  if (typeof value === 'object' && value !== null && tooDeep(value, MAX_DEPTH)) throw new RangeError(`nested deeper than ${MAX_DEPTH} levels`)
+}
 
 function tooDeep(value: object, budget: number): boolean {
   if (budget === 0) return true

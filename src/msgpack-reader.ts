@@ -1,6 +1,6 @@
 import type { Decoder } from '@msgpack/msgpack'
 
-/** Deeper input goes to msgpack's own Decoder, which does not recurse. */
+/** Deeper input goes to msgpack's own Decoder, which does not recurse (unless a reader is given a lower limit). */
 const MAX_FAST_DEPTH = 64
 /** Map keys of up to this many bytes are kept, per length, so a key read again is the same string. */
 const MAX_CACHED_KEY = 16
@@ -50,23 +50,29 @@ export class KeyCache {
  * Decoder as `createDecoder` sets it up (strings by Node's UTF-8 decoder, keys through a `KeyCache`), returns for
  * them (test/unit/msgpack-reader.test.ts compares both), in about 40 % of its time on the bench's echo body and
  * without a DataView per call. Anything else (extension types such as timestamps, non-string map keys,
- * `__proto__` keys, truncated input, trailing bytes, unknown type bytes, over MAX_FAST_DEPTH levels) is decoded
- * again by `fallback`, which returns or throws what it does. Strings are read by Node's UTF-8 decoder.
+ * `__proto__` keys, truncated input, trailing bytes, unknown type bytes, containers nested `maxDepth` levels deep)
+ * is decoded again by `fallback`, which returns or throws what it does. Strings are read by Node's UTF-8 decoder.
  */
 export class MsgpackReader {
   readonly #fallback: Decoder
+  readonly #maxDepth: number
   readonly #keys: KeyCache
   readonly #f = new DataView(new ArrayBuffer(8))
   #b: Uint8Array = new Uint8Array(0)
   #p = 0
 
-  constructor(fallback: Decoder, keys: KeyCache) {
+  /** `maxDepth`: the levels of nested maps and arrays the fast path reads (at most MAX_FAST_DEPTH). */
+  constructor(fallback: Decoder, keys: KeyCache, maxDepth = MAX_FAST_DEPTH) {
     this.#fallback = fallback
+    this.#maxDepth = Math.min(maxDepth, MAX_FAST_DEPTH)
     this.#keys = keys
   }
 
-  /** The value of `bytes` from `start` to the end. */
-  decode(bytes: Uint8Array, start = 0): unknown {
+  /**
+   * The value of `bytes` from `start` to the end. A value read by the fast path nests at most `maxDepth` levels;
+   * `checkFallback` (which may throw) sees only the values the fallback read.
+   */
+  decode(bytes: Uint8Array, start = 0, checkFallback?: (value: unknown) => void): unknown {
     this.#b = bytes
     this.#p = start
     try {
@@ -77,7 +83,9 @@ export class MsgpackReader {
     } finally {
       this.#b = EMPTY
     }
-    return this.#fallback.decode(start === 0 ? bytes : bytes.subarray(start))
+    const value = this.#fallback.decode(start === 0 ? bytes : bytes.subarray(start))
+    checkFallback?.(value)
+    return value
   }
 
   #value(depth: number): unknown {
@@ -177,14 +185,14 @@ export class MsgpackReader {
   }
 
   #array(n: number, depth: number): unknown[] {
-    if (depth >= MAX_FAST_DEPTH || n > this.#b.length - this.#p) throw FALLBACK
+    if (depth >= this.#maxDepth || n > this.#b.length - this.#p) throw FALLBACK
     const a = new Array<unknown>(n)
     for (let i = 0; i < n; i++) a[i] = this.#value(depth + 1)
     return a
   }
 
   #map(n: number, depth: number): Record<string, unknown> {
-    if (depth >= MAX_FAST_DEPTH || n * 2 > this.#b.length - this.#p) throw FALLBACK
+    if (depth >= this.#maxDepth || n * 2 > this.#b.length - this.#p) throw FALLBACK
     const o: Record<string, unknown> = {}
     for (let i = 0; i < n; i++) {
       const key = this.#key()

@@ -133,6 +133,21 @@ t.test('codec - envelopes are checked for shape', async (t) => {
   t.equal(encodeBody(undefined).length, 0)
 })
 
+t.test('codec - a body may nest MAX_DEPTH levels, one more is refused, on the fast path and on the fallback', async (t) => {
+  const { decodeBody, MAX_DEPTH } = await import('../../src/codec.ts')
+  const nest = (levels: number, leaf: unknown) => {
+    let v: unknown = leaf
+    for (let i = 0; i < levels; i++) v = [v]
+    return v
+  }
+  // the fast path reads plain bodies; a timestamp anywhere sends the whole body to msgpack's own decoder
+  const bodies = { 'fast path': (levels: number) => nest(levels, 'x'), fallback: (levels: number) => ({ at: new Date(0), deep: nest(levels - 1, 'x') }) }
+  for (const [kind, body] of Object.entries(bodies)) {
+    t.same(decodeBody(encodeBody(body(MAX_DEPTH))), body(MAX_DEPTH), `${kind}: ${MAX_DEPTH} levels`)
+    t.throws(() => decodeBody(encodeBody(body(MAX_DEPTH + 1))), { name: 'RangeError', message: /deeper than 64/ }, `${kind}: one more`)
+  }
+})
+
 t.test('codec - an OK reply is read from its constant prefix; anything else falls back to the whole envelope', async (t) => {
   const { decodeOkResult, NOT_OK, encodeOk, encodeFailure } = await import('../../src/codec.ts')
   const { Encoder } = await import('@msgpack/msgpack')

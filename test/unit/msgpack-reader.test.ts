@@ -25,6 +25,8 @@ t.test('msgpack reader - reads what msgpack reads, for numbers, strings and rand
   const f32 = new Encoder({ forceFloat32: true }).encode([1.5, -0.1, 3e38])
   t.same(r.decode(f32), stock.decode(f32), 'float 32')
   for (const s of EDGE_STRINGS) t.equal(r.decode(encode(s)), s, `string of ${s.length} chars`)
+  const wide = { bin16: new Uint8Array(300).fill(7), bin32: new Uint8Array(70_000).fill(9), map32: Object.fromEntries(Array.from({ length: 65_536 }, (_, i) => [`k${i}`, i])) }
+  for (const [name, v] of Object.entries(wide)) t.same(r.decode(encode(v)), stock.decode(encode(v)), name)
   const values = randomValues(3_000, 1126)
   let same = 0
   for (const v of values) {
@@ -83,3 +85,17 @@ function replacer(this: unknown, _k: string, v: unknown): unknown {
   if (typeof v === 'number' && (!Number.isFinite(v) || Object.is(v, -0))) return `num:${Object.is(v, -0) ? '-0' : String(v)}`
   return v
 }
+
+t.test('msgpack reader - nests maxDepth levels itself; deeper goes to the fallback, and only those values are checked', async (t) => {
+  const keys = new KeyCache()
+  const r = new MsgpackReader(createDecoder(keys), keys, 2)
+  const checked: unknown[] = []
+  const check = (v: unknown) => void checked.push(v)
+  t.same(r.decode(encode([['x']]), 0, check), [['x']])
+  t.same(checked, [], 'two levels: read by the fast path, not checked')
+  t.same(r.decode(encode([[['x']]]), 0, check), [[['x']]])
+  t.same(checked, [[[['x']]]], 'three levels: read by the fallback, then checked')
+  t.throws(() => r.decode(encode({ a: { b: {} } }), 0, () => {
+    throw new RangeError('too deep for this caller')
+  }), /too deep for this caller/, "the check's error is the decode's")
+})
