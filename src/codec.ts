@@ -1,3 +1,4 @@
+import { ExtData } from '@msgpack/msgpack'
 import { OK } from './codes.ts'
 import { createDecoder } from './msgpack-decoder.ts'
 import { KeyCache, MsgpackReader } from './msgpack-reader.ts'
@@ -13,7 +14,7 @@ export const MAX_DEPTH = 64
 
 const writer = new MsgpackWriter()
 const keys = new KeyCache()
-/** Its fast path reads at most MAX_DEPTH levels, so only what its fallback reads needs `checkDepth`. */
+/** Its fast path reads at most MAX_DEPTH levels and no extensions, so only what its fallback reads needs `checkBody`. */
 const decoder = new MsgpackReader(createDecoder(keys), keys, MAX_DEPTH)
 const EMPTY = new Uint8Array(0)
 /** `{ status: 'OK', result: ` of a two-entry msgpack map, written once; the encoded result follows. */
@@ -28,26 +29,37 @@ export function encodeBody(value: unknown): Uint8Array {
   return value === undefined ? EMPTY : writer.encode(value)
 }
 
-/** Decodes a msgpack body; the empty body is `undefined`. Throws on malformed input and past MAX_DEPTH levels. */
+/**
+ * Decodes a msgpack body; the empty body is `undefined`. Throws on malformed input, past MAX_DEPTH levels, and on
+ * extension types other than the timestamp (which reads as a Date): msgpack hands those over as `ExtData` objects,
+ * which an object schema would otherwise take for input.
+ */
 export function decodeBody(bytes: Uint8Array): unknown {
-  return bytes.length === 0 ? undefined : decoder.decode(bytes, 0, checkDepth)
+  return bytes.length === 0 ? undefined : decoder.decode(bytes, 0, checkBody)
 }
 
-function checkDepth(value: unknown): void {
-  if (typeof value === 'object' && value !== null && tooDeep(value, MAX_DEPTH)) throw new RangeError(`nested deeper than ${MAX_DEPTH} levels`)
+function checkBody(value: unknown): void {
+  const refused = typeof value === 'object' && value !== null ? refusal(value, MAX_DEPTH) : undefined
+  if (refused !== undefined) throw new RangeError(refused)
 }
 
-function tooDeep(value: object, budget: number): boolean {
-  if (budget === 0) return true
+/** Why a decoded value is refused (nested past `budget` more levels, or an unknown extension), if it is. */
+function refusal(value: object, budget: number): string | undefined {
+  if (value instanceof ExtData) return `msgpack extension type ${value.type} is not supported`
+  if (budget === 0) return `nested deeper than ${MAX_DEPTH} levels`
   if (Array.isArray(value)) {
-    for (const v of value) if (typeof v === 'object' && v !== null && tooDeep(v, budget - 1)) return true
+    for (const v of value) {
+      const refused = typeof v === 'object' && v !== null ? refusal(v, budget - 1) : undefined
+      if (refused !== undefined) return refused
+    }
   } else if (!ArrayBuffer.isView(value)) {
     for (const k in value) {
       const v = (value as Record<string, unknown>)[k]
-      if (typeof v === 'object' && v !== null && tooDeep(v, budget - 1)) return true
+      const refused = typeof v === 'object' && v !== null ? refusal(v, budget - 1) : undefined
+      if (refused !== undefined) return refused
     }
   }
-  return false
+  return undefined
 }
 
 /** Encodes a successful reply. */

@@ -148,6 +148,15 @@ t.test('codec - a body may nest MAX_DEPTH levels, one more is refused, on the fa
   }
 })
 
+t.test('codec - a body with an unknown msgpack extension is refused; a timestamp reads as a Date', async (t) => {
+  const { decodeBody } = await import('../../src/codec.ts')
+  const { encode, ExtData } = await import('@msgpack/msgpack')
+  // the fuzzer's random bytes d4 db 45: a fixext1 of type -37, which msgpack hands over as an object
+  t.throws(() => decodeBody(Uint8Array.from([0xd4, 0xdb, 0x45])), { name: 'RangeError', message: /extension type -37 is not supported/ })
+  t.throws(() => decodeBody(encode({ list: [1, { x: new ExtData(5, Uint8Array.of(1)) }] })), /extension type 5 is not supported/, 'nested')
+  t.same(decodeBody(encode({ at: new Date(1_700_000_000_000) })), { at: new Date(1_700_000_000_000) })
+})
+
 t.test('codec - an OK reply is read from its constant prefix; anything else falls back to the whole envelope', async (t) => {
   const { decodeOkResult, NOT_OK, encodeOk, encodeFailure } = await import('../../src/codec.ts')
   const { Encoder } = await import('@msgpack/msgpack')
