@@ -47,17 +47,10 @@ function checkBody(value: unknown): void {
 function refusal(value: object, budget: number): string | undefined {
   if (value instanceof ExtData) return `msgpack extension type ${value.type} is not supported`
   if (budget === 0) return `nested deeper than ${MAX_DEPTH} levels`
-  if (Array.isArray(value)) {
-    for (const v of value) {
-      const refused = typeof v === 'object' && v !== null ? refusal(v, budget - 1) : undefined
-      if (refused !== undefined) return refused
-    }
-  } else if (!ArrayBuffer.isView(value)) {
-    for (const k in value) {
-      const v = (value as Record<string, unknown>)[k]
-      const refused = typeof v === 'object' && v !== null ? refusal(v, budget - 1) : undefined
-      if (refused !== undefined) return refused
-    }
+  if (ArrayBuffer.isView(value)) return undefined
+  for (const v of Array.isArray(value) ? value : Object.values(value)) {
+    const refused = typeof v === 'object' && v !== null ? refusal(v, budget - 1) : undefined
+    if (refused !== undefined) return refused
   }
   return undefined
 }
