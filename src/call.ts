@@ -1,5 +1,6 @@
-import type { Msg } from '@nats-io/nats-core'
-import { cancelled, type Caller, type ReplySink } from './caller.ts'
+import type { Msg, MsgHdrs } from '@nats-io/nats-core'
+import type { Balancer, Instance } from './balancer.ts'
+import { cancelled, isPublishViolation, type Caller, type ReplySink } from './caller.ts'
 import { decodeEnvelope, decodeOkResult, encodeBody, NOT_OK } from './codec.ts'
 import { OK, RETRYABLE_CODES, SystemCode, isSystemCode } from './codes.ts'
 import type { MethodSpec } from './contract.ts'
@@ -25,6 +26,8 @@ export interface CallSettings {
   readonly caller: Caller
   readonly retry: RetryOptions
   readonly validateInput: boolean
+  /** Spreads the calls over the service's instances; undefined: every call goes through the queue group. */
+  readonly balancer: Balancer | undefined
 }
 
 /**
@@ -42,6 +45,11 @@ export class Call implements ClientContext {
   #body: Uint8Array | undefined = undefined
   #attempts = 1
   #attempt = 0
+  #headers: MsgHdrs | undefined = undefined
+  /** Epoch ms at which the current attempt times out (its Rpc-Deadline). */
+  #attemptDeadline = 0
+  /** The instance the current attempt went to; undefined when it went through the queue group. */
+  #instance: Instance | undefined = undefined
   #resolve: (value: unknown) => void = noop
   #reject: (err: unknown) => void = noop
 
@@ -92,16 +100,47 @@ export class Call implements ClientContext {
     const remaining = this.deadline - now
     if (remaining <= 0) return this.#reject(systemError('DEADLINE_EXCEEDED', `deadline of ${this.service}.${this.method} passed before it was sent`))
     const timeout = attemptTimeout(remaining, this.#attempts - this.#attempt + 1)
-    let headers
     try {
-      headers = wireHeaders(this.headers, Header.Deadline, String(now + timeout))
+      this.#headers = wireHeaders(this.headers, Header.Deadline, String(now + timeout))
     } catch (err) {
       return this.#reject(err)
     }
-    this.#settings.caller.send(this.subject, this.#body!, headers, timeout, this.signal, Call.#sink, this)
+    this.#attemptDeadline = now + timeout
+    const instance = this.#settings.balancer?.pick()
+    this.#instance = instance
+    this.#settings.caller.send(instance === undefined ? this.subject : instance.subjectOf(this.subject), this.#body!, this.#headers, timeout, this.signal, Call.#sink, this)
+  }
+
+  /**
+   * The end of a direct attempt: the balancer counts it, and forgets the instance when it timed out or nobody
+   * serves its subject any more. True when the attempt never reached a worker (no responders, or the server refused
+   * the direct subject) and was sent again through the queue group, which is safe for any method.
+   */
+  #directEnded(instance: Instance, err: RpcError | undefined): boolean {
+    this.#instance = undefined
+    const b = this.#settings.balancer!
+    b.done(instance)
+    if (err === undefined) return false
+    if (err.code === 'DEADLINE_EXCEEDED') b.forget(instance)
+    const refused = err.code === 'PERMISSION_DENIED' && isPublishViolation(err.cause)
+    if (!refused && !(err.code === 'UNAVAILABLE' && this.#settings.caller.connected)) return false
+    if (refused) b.turnOff()
+    else b.forget(instance)
+    const timeout = this.#attemptDeadline - Date.now()
+    if (timeout <= 0) return false
+    this.#settings.caller.send(this.subject, this.#body!, this.#headers, timeout, this.signal, Call.#sink, this)
+    return true
   }
 
   #onReply(msg: Msg): void {
+    const b = this.#settings.balancer
+    if (b !== undefined) {
+      if (this.#instance !== undefined) this.#directEnded(this.#instance, undefined)
+      else {
+        const id = readHeaders(msg)[Header.Instance]
+        if (id !== undefined) b.heard(id)
+      }
+    }
     const bytes = msg.data
     const result = decodeOkResult(bytes)
     if (result !== NOT_OK) return this.#resolve(result)
@@ -114,6 +153,7 @@ export class Call implements ClientContext {
 
   /** Retries a retryable failure after a backoff while attempts and time are left; otherwise fails the call. */
   #onFail(err: RpcError): void {
+    if (this.#instance !== undefined && this.#directEnded(this.#instance, err)) return
     const left = this.deadline - Date.now() - 1
     if (this.#attempt >= this.#attempts || left <= 0 || !RETRYABLE_CODES.has(err.code)) return this.#reject(err)
     sleep(Math.min(backoff(this.#settings.retry, this.#attempt + 1), left), this.signal).then(

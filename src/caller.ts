@@ -1,4 +1,5 @@
 import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/nats-core'
+import { Balancer, type BalanceOptions } from './balancer.ts'
 import { PendingTable } from './pending-table.ts'
 import { publish } from './publisher.ts'
 import { isRpcError, systemError, type RpcError } from './rpc-error.ts'
@@ -43,10 +44,19 @@ export class Caller {
   #up = true
   #sweeper: ReturnType<typeof setInterval> | undefined = undefined
   #watching = false
+  readonly #balancers = new Map<string, Balancer>()
 
   constructor(nc: NatsConnection) {
     this.nc = nc
     this.#prefix = createInbox(inboxPrefixOf(nc))
+  }
+
+  /** The one Balancer of the service whose queue subjects start with `base` (`<prefix>.<service>`), per options. */
+  balancerOf(base: string, options: BalanceOptions): Balancer {
+    const key = `${options.exploreEvery}/${options.maxInstances}/${base}`
+    let b = this.#balancers.get(key)
+    if (b === undefined) this.#balancers.set(key, (b = new Balancer(options)))
+    return b
   }
 
   /** Calls in flight. */
@@ -217,7 +227,8 @@ function noResponders(msg: Msg): boolean {
   }
 }
 
-function isPublishViolation(err: unknown): err is Error & { subject: string } {
+/** Whether `err` is the server refusing a publish (permissions violation), which nats.js reports with its subject. */
+export function isPublishViolation(err: unknown): err is Error & { subject: string } {
   const e = err as { operation?: unknown; subject?: unknown } | undefined
   return err instanceof Error && e?.operation === 'publish' && typeof e.subject === 'string'
 }

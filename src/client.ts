@@ -1,4 +1,5 @@
 import { nuid, type NatsConnection } from '@nats-io/nats-core'
+import { DEFAULT_BALANCE, type BalanceOptions } from './balancer.ts'
 import { Call, type CallSettings, type ClientContext } from './call.ts'
 import { callerOf } from './caller.ts'
 import { compose, type Middleware } from './compose.ts'
@@ -44,6 +45,14 @@ export interface ClientOptions {
    * sends a `traceparent` (a new trace, or a child of the one passed on); `false` never adds one.
    */
   readonly trace?: TraceMode
+  /**
+   * Client-side load balancing (default on): each call goes to the worker instance this connection has the fewest
+   * calls in flight to, among the instances it has heard from, on the instance's own subject
+   * (`<prefix>.<service>.<method>.<instanceId>`); every `exploreEvery`th call still goes through the queue group to
+   * find new instances. A call whose instance has gone is sent again through the queue group at once.
+   * `false`: every call goes through the queue group, which picks a worker at random.
+   */
+  readonly balance?: boolean | Partial<BalanceOptions>
 }
 
 export interface ResolvedClientOptions {
@@ -55,6 +64,7 @@ export interface ResolvedClientOptions {
   readonly validateInput: boolean
   readonly captureStack: boolean
   readonly trace: TraceMode
+  readonly balance: BalanceOptions | false
 }
 
 export const DEFAULT_CLIENT_OPTIONS: ResolvedClientOptions = Object.freeze({
@@ -66,6 +76,7 @@ export const DEFAULT_CLIENT_OPTIONS: ResolvedClientOptions = Object.freeze({
   validateInput: true,
   captureStack: false,
   trace: 'auto',
+  balance: DEFAULT_BALANCE,
 })
 
 /** Fills unset options from DEFAULT_CLIENT_OPTIONS; never changes its argument. */
@@ -83,7 +94,18 @@ export function resolveClientOptions(options: ClientOptions = {}): ResolvedClien
     validateInput: options.validateInput ?? d.validateInput,
     captureStack: options.captureStack ?? d.captureStack,
     trace: options.trace ?? d.trace,
+    balance: resolveBalance(options.balance),
   }
+}
+
+function resolveBalance(option: boolean | Partial<BalanceOptions> | undefined): BalanceOptions | false {
+  if (option === false) return false
+  if (option === undefined || option === true) return DEFAULT_BALANCE
+  const b = { ...DEFAULT_BALANCE, ...option }
+  for (const k of ['exploreEvery', 'maxInstances'] as const) {
+    if (!Number.isInteger(b[k]) || b[k] < 1) throw new TypeError(`balance.${k} must be an integer >= 1, got ${b[k]}`)
+  }
+  return b
 }
 
 /** A timeout must be a finite, positive number of ms. */
@@ -124,7 +146,9 @@ export function client<C extends AnyContract>(nc: NatsConnection, contract: C, o
 
 /** @internal A client whose calls inherit `scope` (used for calls made inside handlers). */
 export function createClient<C extends AnyContract>(nc: NatsConnection, contract: C, opts: ResolvedClientOptions, scope?: CallScope): Client<C> {
-  const settings: CallSettings = { caller: callerOf(nc), retry: opts.retry, validateInput: opts.validateInput }
+  const caller = callerOf(nc)
+  const balancer = opts.balance === false ? undefined : caller.balancerOf(`${opts.prefix}.${contract.name}`, opts.balance)
+  const settings: CallSettings = { caller, retry: opts.retry, validateInput: opts.validateInput, balancer }
   const run = compose(opts.middleware, (call: Call) => call.send())
   const subjects = new Map(Object.keys(contract.methods).map((m) => [m, `${opts.prefix}.${contract.name}.${m}`]))
   const tracing = tracingFor(opts.trace)

@@ -5,6 +5,7 @@ import { systemError } from './rpc-error.ts'
 export const Header = {
   Deadline: 'Rpc-Deadline',
   Id: 'Rpc-Id',
+  Instance: 'Rpc-Instance',
   Authorization: 'Authorization',
   TraceParent: 'traceparent',
   TraceState: 'tracestate',

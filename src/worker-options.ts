@@ -39,6 +39,14 @@ export interface WorkerOptions<State extends object = Record<string, unknown>> {
   readonly client?: ClientOptions
   /** This instance's id (NATS micro `id`); random by default. */
   readonly instanceId?: string
+  /**
+   * Also serve each method on this instance's own subject, `<prefix>.<service>.<method>.<instanceId>` (same queue
+   * group), and name the instance (`Rpc-Instance`) in replies to calls that came through the queue group, so that
+   * clients can balance their calls by load (client option `balance`). Off when the instance id is not one NATS
+   * token of at most 64 characters, or when the server refuses the subscriptions (the worker then serves only the
+   * queue group, and logs a warning).
+   */
+  readonly direct?: boolean
   /** Answer NATS micro discovery (`$SRV.PING|INFO|STATS`). */
   readonly micro?: boolean
   /** Prometheus metrics per method (prom-client); `{ port }` also serves `GET /metrics` from start() to stop(). */
@@ -61,6 +69,7 @@ export interface ResolvedWorkerOptions<State extends object = Record<string, unk
   readonly stopTimeout: number
   readonly client: ResolvedClientOptions
   readonly instanceId: string | undefined
+  readonly direct: boolean
   readonly micro: boolean
   readonly metrics: MetricsOptions | undefined
   readonly trace: TraceMode
@@ -77,6 +86,7 @@ export const DEFAULT_WORKER_OPTIONS: ResolvedWorkerOptions = Object.freeze({
   stopTimeout: 10_000,
   client: resolveClientOptions(),
   instanceId: undefined,
+  direct: true,
   micro: true,
   metrics: undefined,
   trace: 'auto',
@@ -100,6 +110,7 @@ export function resolveWorkerOptions<State extends object>(options: WorkerOption
     stopTimeout: options.stopTimeout ?? d.stopTimeout,
     client: options.client === undefined ? d.client : resolveClientOptions(options.client),
     instanceId: options.instanceId ?? d.instanceId,
+    direct: options.direct ?? d.direct,
     micro: options.micro ?? d.micro,
     metrics: options.metrics === true ? {} : options.metrics === false ? undefined : (options.metrics ?? d.metrics),
     trace: options.trace ?? d.trace,

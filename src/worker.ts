@@ -1,9 +1,10 @@
-import { nuid, type Msg, type NatsConnection, type Subscription } from '@nats-io/nats-core'
+import { nuid, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/nats-core'
 import { decodeBody, encodeFailure, encodeOk } from './codec.ts'
 import { compose } from './compose.ts'
 import { CallContext, type ContextHost, type HandlerContext, type LiveContext } from './context.ts'
 import type { AnyContract, InputOf, MethodName, OutputOf } from './contract.ts'
 import { Backlog } from './backlog.ts'
+import { isInstanceId } from './balancer.ts'
 import { Endpoint, type EndpointStats } from './endpoint.ts'
 import { toFailure, type Failure } from './failure.ts'
 import { Header, readHeaders, wireHeaders } from './headers.ts'
@@ -39,6 +40,10 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
   aborted = false
   readonly #endpoints = new Map<string, Endpoint>()
   readonly #subs: Subscription[] = []
+  /** Sids of the direct subscriptions (this instance's own subjects). */
+  readonly #direct = new Set<number>()
+  /** `Rpc-Instance` for replies to calls that came through the queue group, once the direct subjects are served. */
+  #advert: MsgHdrs | undefined = undefined
   #inFlight = 0
   readonly #backlog: Backlog<Waiting>
   #pumping = false
@@ -110,8 +115,8 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
   }
 
   /**
-   * @internal Sets up metrics and tracing, subscribes every method subject, a catch-all for unknown methods and
-   * the NATS micro discovery subjects, then flushes.
+   * @internal Sets up metrics and tracing, subscribes every method subject, a catch-all for unknown methods, the
+   * NATS micro discovery subjects and this instance's own method subjects, then flushes.
    */
   async start(): Promise<this> {
     const queue = this.options.queue ?? this.contract.name
@@ -121,7 +126,12 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
     const offset = wildcard.length - 1
     this.#subs.push(this.#subscribe(wildcard, queue, (msg) => this.#endpoints.get(msg.subject.slice(offset))))
     if (this.options.micro) this.#subs.push(...subscribeMicro(this.nc, this))
+    const direct: Subscription[] = []
+    if (this.options.direct && isInstanceId(this.id)) {
+      for (const e of this.#endpoints.values()) direct.push(this.#subscribe(`${e.subject}.${this.id}`, queue, () => e))
+    }
     await this.nc.flush()
+    this.#serveDirect(direct)
     const refused = this.#subs.filter((s) => s.isClosed())
     if (refused.length > 0) {
       await Promise.all(this.#subs.map((s) => s.drain().catch(() => undefined)))
@@ -130,6 +140,21 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
       throw new Error(`${this.contract.name} worker cannot subscribe to ${subjects}: check this connection's permissions`)
     }
     return this
+  }
+
+  /** Keeps the direct subscriptions and starts naming this instance in replies; or drops them all if any was refused. */
+  #serveDirect(subs: Subscription[]): void {
+    if (subs.length === 0) return
+    if (subs.some((s) => s.isClosed())) {
+      for (const s of subs) s.unsubscribe()
+      this.options.logger.warn({ service: this.contract.name, id: this.id }, `cannot subscribe to this instance's own subjects (${subs[0]!.getSubject()}): serving the queue group only`)
+      return
+    }
+    for (const s of subs) {
+      this.#subs.push(s)
+      this.#direct.add(s.getID())
+    }
+    this.#advert = wireHeaders({ [Header.Instance]: this.id })
   }
 
   #subscribe(subject: string, queue: string, route: (msg: Msg) => Endpoint | undefined): Subscription {
@@ -371,10 +396,11 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
   #respond(msg: Msg, body: Uint8Array, f: Failure | undefined): void {
     if (msg.reply === undefined || msg.reply === '') return
     try {
+      const advert = this.#advert !== undefined && this.#stopped === undefined && !this.#direct.has(msg.sid) ? this.#advert : undefined
       const headers =
         f === undefined
-          ? undefined
-          : wireHeaders({ [Header.ServiceError]: headerSafe(f.message), [Header.ServiceErrorCode]: String(f.status) })
+          ? advert
+          : wireHeaders({ [Header.ServiceError]: headerSafe(f.message), [Header.ServiceErrorCode]: String(f.status), ...(advert && { [Header.Instance]: this.id }) })
       publish(this.nc, msg.reply, '', headers, body)
     } catch (err) {
       if (f?.code === 'RESOURCE_EXHAUSTED' || this.nc.isClosed()) return
@@ -427,7 +453,8 @@ function headerSafe(s: string): string {
 
 /**
  * Starts a worker for `contract`: subscribes `<prefix>.<service>.<method>` for every method in queue group
- * `<service>`, and resolves once the server has the subscriptions.
+ * `<service>` (and the instance's own `<prefix>.<service>.<method>.<instanceId>`, unless `direct` is off), and
+ * resolves once the server has the subscriptions.
  *
  * ```ts
  * const worker = await serve(nc, User, { async register(input, ctx) { ... } }, { maxInFlight: 256 })

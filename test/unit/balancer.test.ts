@@ -1,0 +1,105 @@
+import t from 'tap'
+import { Balancer, DEFAULT_BALANCE, isInstanceId } from '../../src/balancer.ts'
+import { resolveClientOptions } from '../../src/index.ts'
+
+t.test('balancer - no instance known: every call goes through the queue group', async (t) => {
+  const b = new Balancer()
+  for (let i = 0; i < 20; i++) t.equal(b.pick(), undefined)
+  t.equal(b.size, 0)
+})
+
+t.test('balancer - picks the instance with the fewest calls in flight, ties in turn', async (t) => {
+  const b = new Balancer({ exploreEvery: 1_000, maxInstances: 8 })
+  for (const id of ['a', 'b', 'c']) b.heard(id)
+  t.equal(b.size, 3)
+  const first = [b.pick()!, b.pick()!, b.pick()!]
+  t.same(first.map((i) => i.id).sort(), ['a', 'b', 'c'], 'three calls, one to each')
+  t.same(first.map((i) => i.outstanding), [1, 1, 1])
+  const [a, bb, c] = first
+  b.done(bb!)
+  t.equal(b.pick(), bb, 'the one that finished has the fewest in flight')
+  b.done(a!)
+  b.done(c!)
+  t.equal(b.pick()!.outstanding, 1, 'an idle one is picked over a busy one')
+  const idle = [a, c].find((i) => i!.outstanding === 0)!
+  t.equal(b.pick(), idle, 'and the other idle one next')
+  const turns = new Map<string, number>()
+  for (const i of [a!, bb!, c!]) while (i.outstanding > 0) b.done(i)
+  for (let n = 0; n < 30; n++) {
+    const i = b.pick()!
+    turns.set(i.id, (turns.get(i.id) ?? 0) + 1)
+    b.done(i)
+  }
+  t.same([...turns.values()], [10, 10, 10], 'one call at a time goes round the instances')
+})
+
+t.test('balancer - every exploreEvery-th call goes through the queue group', async (t) => {
+  const b = new Balancer({ exploreEvery: 4, maxInstances: 8 })
+  b.heard('a')
+  const picks = Array.from({ length: 12 }, () => b.pick())
+  t.same(
+    picks.map((p) => p?.id ?? 'queue'),
+    ['a', 'a', 'a', 'queue', 'a', 'a', 'a', 'queue', 'a', 'a', 'a', 'queue'],
+  )
+  const always = new Balancer({ exploreEvery: 1, maxInstances: 8 })
+  always.heard('a')
+  t.equal(always.pick(), undefined, 'exploreEvery 1: always the queue group')
+})
+
+t.test('balancer - forgets an instance, hears it again, and turns off for good', async (t) => {
+  const b = new Balancer({ exploreEvery: 1_000, maxInstances: 8 })
+  b.heard('a')
+  b.heard('b')
+  b.heard('a')
+  t.equal(b.size, 2, 'hearing a known instance again adds nothing')
+  const a = b.pick()!
+  b.forget(a)
+  b.forget(a)
+  t.equal(b.size, 1)
+  t.ok(a.gone)
+  b.done(a)
+  for (let i = 0; i < 5; i++) t.not(b.pick()!.id, a.id, 'a forgotten instance is not picked')
+  b.heard(a.id)
+  t.equal(b.size, 2, 'a reply through the queue group brings it back')
+  b.turnOff()
+  t.ok(b.off)
+  t.equal(b.size, 0)
+  b.heard('c')
+  t.equal(b.size, 0, 'turned off: it learns nothing more')
+  t.equal(b.pick(), undefined)
+})
+
+t.test('balancer - remembers at most maxInstances, dropping the one heard from longest ago', async (t) => {
+  const b = new Balancer({ exploreEvery: 1_000, maxInstances: 3 })
+  for (const id of ['a', 'b', 'c']) b.heard(id)
+  b.heard('a')
+  b.heard('d')
+  t.equal(b.size, 3)
+  const ids = new Set(Array.from({ length: 3 }, () => b.pick()!.id))
+  t.same([...ids].sort(), ['a', 'c', 'd'], 'b, heard from longest ago, made room')
+})
+
+t.test('balancer - an instance id must be one NATS token of at most 64 characters', async (t) => {
+  for (const ok of ['a', 'Zx9-_~!', 'OQ4RRCLBT0NJ1XZC1VAA6S', 'x'.repeat(64)]) t.ok(isInstanceId(ok), ok)
+  for (const bad of ['', 'host.example', 'a*', 'a>', 'a b', 'tab\t', 'é', 'x'.repeat(65)]) t.notOk(isInstanceId(bad), JSON.stringify(bad))
+  const b = new Balancer()
+  b.heard('host.example')
+  b.heard('')
+  t.equal(b.size, 0, 'an id that cannot be a subject token is ignored')
+  const i = new Balancer({ exploreEvery: 99, maxInstances: 2 })
+  i.heard('w1')
+  const w1 = i.pick()!
+  t.equal(w1.subjectOf('rpc.echo.echo'), 'rpc.echo.echo.w1')
+  t.equal(w1.subjectOf('rpc.echo.echo'), w1.subjectOf('rpc.echo.echo'), 'the same string each time')
+})
+
+t.test('balancer - client option: on by default, false, or partial options checked', async (t) => {
+  t.same(resolveClientOptions().balance, DEFAULT_BALANCE)
+  t.same(resolveClientOptions({ balance: true }).balance, DEFAULT_BALANCE)
+  t.equal(resolveClientOptions({ balance: false }).balance, false)
+  const given = { exploreEvery: 8 }
+  t.same(resolveClientOptions({ balance: given }).balance, { ...DEFAULT_BALANCE, exploreEvery: 8 })
+  t.same(given, { exploreEvery: 8 }, 'the caller object is not changed')
+  t.throws(() => resolveClientOptions({ balance: { exploreEvery: 0 } }), /balance.exploreEvery must be an integer >= 1/)
+  t.throws(() => resolveClientOptions({ balance: { maxInstances: 1.5 } }), /balance.maxInstances/)
+})
