@@ -49,6 +49,7 @@ export class Balancer {
   #turn = 0
   #clock = 0
   #off = false
+  #reached = false
 
   constructor(readonly options: BalanceOptions = DEFAULT_BALANCE) {}
 
@@ -60,6 +61,11 @@ export class Balancer {
   /** Whether direct calls were turned off (the server refused a direct subject). */
   get off(): boolean {
     return this.#off
+  }
+
+  /** Whether any direct call got a reply: the server lets this connection publish to instance subjects. */
+  get reached(): boolean {
+    return this.#reached
   }
 
   /** The instance for the next call, counted as in flight until `done()`; undefined: use the queue group. */
@@ -77,9 +83,10 @@ export class Balancer {
     return best
   }
 
-  /** A call to `i` ended. */
-  done(i: Instance): void {
+  /** A call to `i` ended; `answered`: with a reply from it. */
+  done(i: Instance, answered: boolean): void {
     i.outstanding--
+    if (answered) this.#reached = true
   }
 
   /** A reply through the queue group came from instance `id`. */
@@ -99,7 +106,7 @@ export class Balancer {
     this.#byId.set(id, i)
   }
 
-  /** Drops `i` (nobody serves its subject, or it missed a deadline); a later reply through the queue group brings it back. */
+  /** Drops `i` (it has gone, failed or missed a deadline); a later reply through the queue group brings it back. */
   forget(i: Instance): void {
     if (i.gone) return
     i.gone = true

@@ -1,6 +1,6 @@
 import type { Msg, MsgHdrs } from '@nats-io/nats-core'
 import type { Balancer, Instance } from './balancer.ts'
-import { cancelled, isPublishViolation, type Caller, type ReplySink } from './caller.ts'
+import { cancelled, fateOf, type Caller, type ReplySink } from './caller.ts'
 import { decodeEnvelope, decodeOkResult, encodeBody, NOT_OK } from './codec.ts'
 import { OK, RETRYABLE_CODES, SystemCode, isSystemCode } from './codes.ts'
 import type { MethodSpec } from './contract.ts'
@@ -112,20 +112,26 @@ export class Call implements ClientContext {
   }
 
   /**
-   * The end of a direct attempt: the balancer counts it, and forgets the instance when it timed out or nobody
-   * serves its subject any more. True when the attempt never reached a worker (no responders, or the server refused
-   * the direct subject) and was sent again through the queue group, which is safe for any method.
+   * A direct attempt failed without a reply. The balancer forgets the instance when the attempt timed out or never
+   * reached it. True when no worker got the request (no responders: the instance has gone; or the server refused
+   * the instance subject before any direct call got through) and it was sent again through the queue group, which
+   * is safe for any method.
    */
-  #directEnded(instance: Instance, err: RpcError | undefined): boolean {
+  #directFailed(instance: Instance, err: RpcError): boolean {
     this.#instance = undefined
     const b = this.#settings.balancer!
-    b.done(instance)
-    if (err === undefined) return false
-    if (err.code === 'DEADLINE_EXCEEDED') b.forget(instance)
-    const refused = err.code === 'PERMISSION_DENIED' && isPublishViolation(err.cause)
-    if (!refused && !(err.code === 'UNAVAILABLE' && this.#settings.caller.connected)) return false
-    if (refused) b.turnOff()
-    else b.forget(instance)
+    b.done(instance, false)
+    const fate = fateOf(err)
+    if (fate === undefined) return false
+    if (fate === 'refused') {
+      // once a direct call got through, a refusal is a permissions reload: the call may have been delivered before it
+      const resend = !b.reached
+      b.turnOff()
+      if (!resend) return false
+    } else {
+      b.forget(instance)
+      if (fate === 'timeout') return false
+    }
     const timeout = this.#attemptDeadline - Date.now()
     if (timeout <= 0) return false
     this.#settings.caller.send(this.subject, this.#body!, this.#headers, timeout, this.signal, Call.#sink, this)
@@ -133,13 +139,14 @@ export class Call implements ClientContext {
   }
 
   #onReply(msg: Msg): void {
+    const instance = this.#instance
     const b = this.#settings.balancer
-    if (b !== undefined) {
-      if (this.#instance !== undefined) this.#directEnded(this.#instance, undefined)
-      else {
-        const id = readHeaders(msg)[Header.Instance]
-        if (id !== undefined) b.heard(id)
-      }
+    if (instance !== undefined) {
+      this.#instance = undefined
+      b!.done(instance, true)
+    } else if (b !== undefined && !b.off) {
+      const id = readHeaders(msg)[Header.Instance]
+      if (id !== undefined) b.heard(id)
     }
     const bytes = msg.data
     const result = decodeOkResult(bytes)
@@ -148,12 +155,14 @@ export class Call implements ClientContext {
     if (env === undefined) return this.#onFail(systemError('INTERNAL', `malformed reply from ${this.subject}`))
     if (env.status === OK) return this.#resolve((env as { result: unknown }).result)
     const { status: code, message, data } = env as { status: string; message: string; data?: unknown }
+    // a full, stopping or failing instance would look idle to this client and draw its calls
+    if (instance !== undefined && FORGOTTEN_ON.has(code)) b!.forget(instance)
     this.#onFail(new RpcError(code, message, { status: statusOf(this.#spec, code, msg), data }))
   }
 
   /** Retries a retryable failure after a backoff while attempts and time are left; otherwise fails the call. */
   #onFail(err: RpcError): void {
-    if (this.#instance !== undefined && this.#directEnded(this.#instance, err)) return
+    if (this.#instance !== undefined && this.#directFailed(this.#instance, err)) return
     const left = this.deadline - Date.now() - 1
     if (this.#attempt >= this.#attempts || left <= 0 || !RETRYABLE_CODES.has(err.code)) return this.#reject(err)
     sleep(Math.min(backoff(this.#settings.retry, this.#attempt + 1), left), this.signal).then(
@@ -170,6 +179,9 @@ export class Call implements ClientContext {
 }
 
 function noop(): void {}
+
+/** Error replies after which the balancer forgets the instance that sent them. */
+const FORGOTTEN_ON: ReadonlySet<string> = new Set(['RESOURCE_EXHAUSTED', 'UNAVAILABLE', 'INTERNAL'])
 
 /** The number of an error code: the system table, the method's declared codes, else the worker's header. */
 function statusOf(spec: MethodSpec, code: string, msg: Msg): number {

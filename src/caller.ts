@@ -11,6 +11,25 @@ import { isRpcError, systemError, type RpcError } from './rpc-error.ts'
  */
 export const DEFAULT_DEADLINE_SWEEP_MS = 10
 
+/**
+ * What the Caller knows of a call that failed without an answer: `undelivered`, no worker got the request (no
+ * responders, or it failed before it was published); `refused`, the server refused the request's subject
+ * (permissions), which may also fail calls delivered before a permissions reload; `timeout`, no reply by its deadline.
+ */
+export type Fate = 'undelivered' | 'refused' | 'timeout'
+
+const fates = new WeakMap<RpcError, Fate>()
+
+/** The fate of a call the Caller failed, when it is one of those; undefined for any other error. */
+export function fateOf(err: RpcError): Fate | undefined {
+  return fates.get(err)
+}
+
+function withFate(err: RpcError, fate: Fate): RpcError {
+  fates.set(err, fate)
+  return err
+}
+
 /** Where a request's outcome goes: `reply` with the reply message, or `fail` with why there is none. */
 export interface ReplySink<A> {
   reply(arg: A, msg: Msg): void
@@ -88,7 +107,7 @@ export class Caller {
       try {
         this.#start()
       } catch (err) {
-        return sink.fail(arg, systemError('UNAVAILABLE', `cannot receive replies: ${(err as Error).message}`, undefined, err))
+        return sink.fail(arg, withFate(systemError('UNAVAILABLE', `cannot receive replies: ${(err as Error).message}`, undefined, err), 'undelivered'))
       }
     }
     const p = new Pending(subject, performance.now() + timeoutMs, timeoutMs, sink as ReplySink<unknown>, arg)
@@ -103,7 +122,7 @@ export class Caller {
       publish(this.nc, subject, `${this.#prefix}.${token.toString(36)}`, headers, body)
     } catch (err) {
       const tooBig = max !== undefined && String((err as Error)?.message).includes('max_payload')
-      this.#fail(token, tooBig ? tooLarge(subject, body.length, max) : systemError('UNAVAILABLE', `cannot publish to ${subject}: ${(err as Error).message}`, undefined, err))
+      this.#fail(token, tooBig ? tooLarge(subject, body.length, max) : withFate(systemError('UNAVAILABLE', `cannot publish to ${subject}: ${(err as Error).message}`, undefined, err), 'undelivered'))
     }
   }
 
@@ -116,10 +135,10 @@ export class Caller {
         const p = this.#take(tokenOf(msg, offset, byteOffset))
         if (p === undefined) return
         if (msg.data.length === 0 && noResponders(msg)) {
-          p.sink.fail(p.arg, systemError('UNAVAILABLE', `no worker serves ${p.subject}`))
+          p.sink.fail(p.arg, withFate(systemError('UNAVAILABLE', `no worker serves ${p.subject}`), 'undelivered'))
         } else if (performance.now() > p.deadline) {
           // the sweep has not run yet, but the reply is late: the worker gave up at the same deadline
-          p.sink.fail(p.arg, systemError('DEADLINE_EXCEEDED', `no reply from ${p.subject} within ${p.timeoutMs} ms`))
+          p.sink.fail(p.arg, timedOut(p))
         } else p.sink.reply(p.arg, msg)
       },
     })
@@ -140,7 +159,7 @@ export class Caller {
   /** The server refused a publish: the pending calls to that subject fail now instead of at their deadline. */
   #publishRefused(subject: string, err: Error): void {
     for (const p of this.#pending.entries()) {
-      if (p.subject === subject) this.#fail(p.token, systemError('PERMISSION_DENIED', `not allowed to call ${subject}: ${err.message}`, undefined, err))
+      if (p.subject === subject) this.#fail(p.token, withFate(systemError('PERMISSION_DENIED', `not allowed to call ${subject}: ${err.message}`, undefined, err), 'refused'))
     }
   }
 
@@ -165,7 +184,7 @@ export class Caller {
     }
     const now = performance.now()
     for (const p of this.#pending.entries()) {
-      if (p.deadline <= now) this.#fail(p.token, systemError('DEADLINE_EXCEEDED', `no reply from ${p.subject} within ${p.timeoutMs} ms`))
+      if (p.deadline <= now) this.#fail(p.token, timedOut(p))
     }
   }
 
@@ -208,6 +227,10 @@ function parseToken(s: string): number {
   return /^[1-9a-z][0-9a-z]*$/.test(s) ? parseInt(s, 36) : NaN
 }
 
+function timedOut(p: Pending): RpcError {
+  return withFate(systemError('DEADLINE_EXCEEDED', `no reply from ${p.subject} within ${p.timeoutMs} ms`), 'timeout')
+}
+
 /**
  * The error of a call whose signal aborted: CANCELLED, or DEADLINE_EXCEEDED when the signal is a handler's own
  * deadline firing (`ctx.signal` aborts with a DEADLINE_EXCEEDED RpcError), so nested calls cut off by the deadline
@@ -228,7 +251,7 @@ function noResponders(msg: Msg): boolean {
 }
 
 /** Whether `err` is the server refusing a publish (permissions violation), which nats.js reports with its subject. */
-export function isPublishViolation(err: unknown): err is Error & { subject: string } {
+function isPublishViolation(err: unknown): err is Error & { subject: string } {
   const e = err as { operation?: unknown; subject?: unknown } | undefined
   return err instanceof Error && e?.operation === 'publish' && typeof e.subject === 'string'
 }

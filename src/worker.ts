@@ -150,9 +150,14 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
       this.options.logger.warn({ service: this.contract.name, id: this.id }, `cannot subscribe to this instance's own subjects (${subs[0]!.getSubject()}): serving the queue group only`)
       return
     }
+    const lost = () => {
+      if (this.#stopped === undefined) this.#advert = undefined
+    }
     for (const s of subs) {
       this.#subs.push(s)
       this.#direct.add(s.getID())
+      // a direct subscription closed while running (the server dropped it): stop sending clients to it
+      s.closed.then(lost, lost)
     }
     this.#advert = wireHeaders({ [Header.Instance]: this.id })
   }

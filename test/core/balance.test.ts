@@ -4,7 +4,7 @@ import { DEFAULT_BALANCE } from '../../src/balancer.ts'
 import { callerOf } from '../../src/caller.ts'
 import { decodeEnvelope, encodeBody } from '../../src/codec.ts'
 import { client, type Logger, type WorkerMiddleware } from '../../src/index.ts'
-import { connectFor, delay, serverFor } from '../harness/index.ts'
+import { connectFor, delay, failureOf, serverFor, statusOf } from '../harness/index.ts'
 import { Echo } from '../fixtures/echo-contract.ts'
 import { startEcho } from '../fixtures/echo-worker.ts'
 
@@ -160,6 +160,77 @@ t.test('balance - a worker started later is found by the calls through the queue
   const by = { w1: 0, w2: 0 }
   for (let i = 0; i < 40; i++) by[(await echo.echo({ text: 'x' })).worker as 'w1' | 'w2']++
   t.ok(by.w2 >= 15, `then it serves its share (${by.w2} of 40)`)
+})
+
+/** A middleware that counts the runs of `slow` handlers. */
+function countingSlow(): { runs: number; middleware: WorkerMiddleware } {
+  const c = {
+    runs: 0,
+    middleware: async function countSlow(ctx, next) {
+      if (ctx.method === 'slow') c.runs++
+      return next()
+    } as WorkerMiddleware,
+  }
+  return c
+}
+
+t.test('balance - an instance that lets a call reach its deadline is forgotten; the call ran once', async (t) => {
+  const server = await serverFor(t, { jetstream: false })
+  const nc = await connectFor(t, server.url)
+  const counter = countingSlow()
+  const worker = await startEcho(nc, 'w1', { middleware: [counter.middleware], stopTimeout: 100 })
+  t.teardown(() => worker.stop())
+  const callerNc = await connectFor(t, server.url)
+  const echo = client(callerNc, Echo)
+  await echo.echo({ text: 'learn' })
+  t.equal(balancerOf(callerNc).size, 1)
+  const err = await failureOf(echo.slow({ ms: 1_000 }, { timeout: 200 }))
+  t.equal(err.code, 'DEADLINE_EXCEEDED')
+  await delay(100)
+  t.equal(counter.runs, 1, 'not sent again')
+  t.equal(balancerOf(callerNc).size, 0, 'forgotten until a reply through the queue group names it again')
+  t.equal((await echo.echo({ text: 'again' })).worker, 'w1')
+  t.equal(balancerOf(callerNc).size, 1)
+})
+
+t.test('balance - an instance that answers RESOURCE_EXHAUSTED is forgotten, so it draws no more calls', async (t) => {
+  const server = await serverFor(t, { jetstream: false })
+  const nc = await connectFor(t, server.url)
+  const full = await startEcho(nc, 'full', { maxInFlight: 1, maxQueued: 0 })
+  const free = await startEcho(nc, 'free')
+  t.teardown(() => Promise.all([full.stop(), free.stop()]))
+  const callerNc = await connectFor(t, server.url)
+  const echo = client(callerNc, Echo)
+  await Promise.allSettled(Array.from({ length: 20 }, () => echo.echo({ text: 'learn' })))
+  t.equal(balancerOf(callerNc).size, 2)
+  // another caller takes the full worker's one slot
+  const hog = nc.request(`rpc.echo.slow.${full.id}`, encodeBody({ ms: 500 }), { timeout: 2_000 })
+  await delay(50)
+  const statuses: string[] = []
+  for (let i = 0; i < 6; i++) statuses.push(await statusOf(echo.slow({ ms: 0 })))
+  t.same(statuses.filter((s) => s !== 'OK'), ['RESOURCE_EXHAUSTED'], `one call refused, the rest served elsewhere (${statuses.join(', ')})`)
+  t.equal(balancerOf(callerNc).size, 1)
+  await hog
+})
+
+t.test('balance - a connection closed during a direct call fails it UNAVAILABLE and sends it nowhere else', async (t) => {
+  const server = await serverFor(t, { jetstream: false })
+  const nc = await connectFor(t, server.url)
+  const counter = countingSlow()
+  const w1 = await startEcho(nc, 'w1', { middleware: [counter.middleware] })
+  const w2 = await startEcho(nc, 'w2', { middleware: [counter.middleware] })
+  t.teardown(() => Promise.all([w1.stop(), w2.stop()]))
+  const callerNc = await connectFor(t, server.url)
+  const echo = client(callerNc, Echo, { timeout: 2_000 })
+  await Promise.all(Array.from({ length: 20 }, () => echo.echo({ text: 'learn' })))
+  t.equal(balancerOf(callerNc).size, 2)
+  const call = statusOf(echo.slow({ ms: 300 }))
+  await delay(50)
+  t.equal(counter.runs, 1, 'the call runs')
+  await callerNc.close()
+  t.equal(await call, 'UNAVAILABLE')
+  await delay(400)
+  t.equal(counter.runs, 1, 'and was not sent again')
 })
 
 const PERMISSIONS = `

@@ -12,23 +12,28 @@ t.test('balancer - picks the instance with the fewest calls in flight, ties in t
   const b = new Balancer({ exploreEvery: 1_000, maxInstances: 8 })
   for (const id of ['a', 'b', 'c']) b.heard(id)
   t.equal(b.size, 3)
+  t.notOk(b.reached, 'no direct call answered yet')
   const first = [b.pick()!, b.pick()!, b.pick()!]
   t.same(first.map((i) => i.id).sort(), ['a', 'b', 'c'], 'three calls, one to each')
   t.same(first.map((i) => i.outstanding), [1, 1, 1])
   const [a, bb, c] = first
-  b.done(bb!)
+  b.done(bb!, false)
+  t.notOk(b.reached, 'a direct call that failed without a reply proves nothing')
+  bb!.outstanding++
+  b.done(bb!, true)
+  t.ok(b.reached, 'a reply to a direct call: the server lets it through')
   t.equal(b.pick(), bb, 'the one that finished has the fewest in flight')
-  b.done(a!)
-  b.done(c!)
+  b.done(a!, true)
+  b.done(c!, true)
   t.equal(b.pick()!.outstanding, 1, 'an idle one is picked over a busy one')
   const idle = [a, c].find((i) => i!.outstanding === 0)!
   t.equal(b.pick(), idle, 'and the other idle one next')
   const turns = new Map<string, number>()
-  for (const i of [a!, bb!, c!]) while (i.outstanding > 0) b.done(i)
+  for (const i of [a!, bb!, c!]) while (i.outstanding > 0) b.done(i, true)
   for (let n = 0; n < 30; n++) {
     const i = b.pick()!
     turns.set(i.id, (turns.get(i.id) ?? 0) + 1)
-    b.done(i)
+    b.done(i, true)
   }
   t.same([...turns.values()], [10, 10, 10], 'one call at a time goes round the instances')
 })
@@ -57,7 +62,7 @@ t.test('balancer - forgets an instance, hears it again, and turns off for good',
   b.forget(a)
   t.equal(b.size, 1)
   t.ok(a.gone)
-  b.done(a)
+  b.done(a, true)
   for (let i = 0; i < 5; i++) t.not(b.pick()!.id, a.id, 'a forgotten instance is not picked')
   b.heard(a.id)
   t.equal(b.size, 2, 'a reply through the queue group brings it back')
