@@ -1,6 +1,7 @@
 /**
  * Caller process of bench:scale. argv: <natsUrl>.
- * On `{ method, input, inFlight, maxMs, maxCalls }` keeps `inFlight` calls going; a RESOURCE_EXHAUSTED
+ * On `{ method, input, inFlight, maxMs, maxCalls, balance }` keeps `inFlight` calls going, through a default client
+ * or, with `balance: false`, one that leaves every call to the queue group; a RESOURCE_EXHAUSTED
  * (a worker at its limit) is retried at once, as a caller is meant to, and counted.
  */
 import { connect } from '@nats-io/transport-node'
@@ -11,10 +12,12 @@ import { serveParent } from './parent-link.ts'
 
 {
   const nc = await connect({ servers: process.argv[2]!, name: 'bench-scale-caller' })
-  const bench = client(nc, BenchEcho, { timeout: 30_000 })
+  const balanced = client(nc, BenchEcho, { timeout: 30_000 })
+  const queueOnly = client(nc, BenchEcho, { timeout: 30_000, balance: false })
   serveParent(
     async (cmd) => {
       let rejected = 0
+      const bench = cmd.balance === false ? queueOnly : balanced
       const call = async (): Promise<unknown> => {
         for (;;) {
           try {
