@@ -36,43 +36,58 @@ export class Instance {
 }
 
 /**
+ * Whether this connection may publish to an instance subject: true, false (the server refused it), or undefined
+ * (the connection failed first: ask again later).
+ */
+export type Probe = (instanceId: string) => Promise<boolean | undefined>
+
+/**
  * Client-side load balancing of one service: each call goes to the instance the client has the fewest calls in
  * flight to (ties taken in turn), among the instances it has heard from (a reply through the queue group names
  * its instance). A queue group picks a worker at random, so a worker may be full while another idles; this client
  * knows where its own calls are. Every `exploreEvery`th call, and every call while no instance is known, still
- * goes through the queue group.
+ * goes through the queue group. Direct calls start only once `probe` says the server lets this connection publish
+ * to instance subjects, so no real call is ever refused for it.
  */
 export class Balancer {
   readonly #instances: Instance[] = []
+  /** Known instances, and forgotten ones that still have calls in flight (heard again, they keep their count). */
   readonly #byId = new Map<string, Instance>()
   #calls = 0
   #turn = 0
   #clock = 0
-  #off = false
-  #reached = false
+  #state: 'unknown' | 'probing' | 'on' | 'off'
+  readonly #probe: Probe | undefined
 
-  constructor(readonly options: BalanceOptions = DEFAULT_BALANCE) {}
+  /** Without `probe`, direct calls start with the first instance heard from. */
+  constructor(
+    readonly options: BalanceOptions = DEFAULT_BALANCE,
+    probe?: Probe,
+  ) {
+    this.#probe = probe
+    this.#state = probe === undefined ? 'on' : 'unknown'
+  }
 
   /** Instances known now. */
   get size(): number {
     return this.#instances.length
   }
 
-  /** Whether direct calls were turned off (the server refused a direct subject). */
-  get off(): boolean {
-    return this.#off
+  /** Whether direct calls are being made (on), will be once the probe answers, or were turned off for good. */
+  get state(): 'unknown' | 'probing' | 'on' | 'off' {
+    return this.#state
   }
 
-  /** Whether any direct call got a reply: the server lets this connection publish to instance subjects. */
-  get reached(): boolean {
-    return this.#reached
+  /** Whether direct calls were turned off for good (the server refused an instance subject). */
+  get off(): boolean {
+    return this.#state === 'off'
   }
 
   /** The instance for the next call, counted as in flight until `done()`; undefined: use the queue group. */
   pick(): Instance | undefined {
     const list = this.#instances
     const n = list.length
-    if (n === 0 || ++this.#calls % this.options.exploreEvery === 0) return undefined
+    if (this.#state !== 'on' || n === 0 || ++this.#calls % this.options.exploreEvery === 0) return undefined
     const start = this.#turn++ % n
     let best = list[start]!
     for (let i = 1; i < n && best.outstanding > 0; i++) {
@@ -83,41 +98,61 @@ export class Balancer {
     return best
   }
 
-  /** A call to `i` ended; `answered`: with a reply from it. */
-  done(i: Instance, answered: boolean): void {
+  /** A call to `i` ended. */
+  done(i: Instance): void {
     i.outstanding--
-    if (answered) this.#reached = true
+    if (i.gone) this.#release(i)
   }
 
   /** A reply through the queue group came from instance `id`. */
   heard(id: string): void {
-    if (this.#off) return
+    if (this.#state === 'off') return
     const clock = ++this.#clock
-    const known = this.#byId.get(id)
-    if (known !== undefined) {
-      known.heardAt = clock
-      return
+    let i = this.#byId.get(id)
+    if (i === undefined) {
+      if (!isInstanceId(id)) return
+      this.#byId.set(id, (i = new Instance(id)))
     }
-    if (!isInstanceId(id)) return
-    if (this.#instances.length >= this.options.maxInstances) this.forget(this.#instances.reduce((a, b) => (b.heardAt < a.heardAt ? b : a)))
-    const i = new Instance(id)
     i.heardAt = clock
-    this.#instances.push(i)
-    this.#byId.set(id, i)
+    if (i.gone || !this.#instances.includes(i)) {
+      i.gone = false
+      if (this.#instances.length >= this.options.maxInstances) this.forget(this.#instances.reduce((a, b) => (b.heardAt < a.heardAt ? b : a)))
+      this.#instances.push(i)
+    }
+    if (this.#state === 'unknown') this.#startProbe(id)
   }
 
   /** Drops `i` (it has gone, failed or missed a deadline); a later reply through the queue group brings it back. */
   forget(i: Instance): void {
     if (i.gone) return
     i.gone = true
-    this.#byId.delete(i.id)
     const at = this.#instances.indexOf(i)
     if (at !== -1) this.#instances.splice(at, 1)
+    this.#release(i)
   }
 
   /** No more direct calls: every call goes through the queue group from now on. */
   turnOff(): void {
-    this.#off = true
+    this.#state = 'off'
     for (const i of [...this.#instances]) this.forget(i)
+  }
+
+  #release(i: Instance): void {
+    if (i.outstanding <= 0 && this.#byId.get(i.id) === i) this.#byId.delete(i.id)
+  }
+
+  #startProbe(id: string): void {
+    this.#state = 'probing'
+    this.#probe!(id).then(
+      (allowed) => this.#probed(allowed),
+      () => this.#probed(undefined),
+    )
+  }
+
+  #probed(allowed: boolean | undefined): void {
+    if (this.#state !== 'probing') return
+    if (allowed === true) this.#state = 'on'
+    else if (allowed === false) this.turnOff()
+    else this.#state = 'unknown'
   }
 }

@@ -113,50 +113,55 @@ export class Call implements ClientContext {
 
   /**
    * A direct attempt failed without a reply. The balancer forgets the instance when the attempt timed out or never
-   * reached it. True when no worker got the request (no responders: the instance has gone; or the server refused
-   * the instance subject before any direct call got through) and it was sent again through the queue group, which
-   * is safe for any method.
+   * reached it. True when no worker got the request (no responders: the instance has gone; or it was never
+   * published) and it was sent again through the queue group, which is safe for any method.
    */
   #directFailed(instance: Instance, err: RpcError): boolean {
     this.#instance = undefined
     const b = this.#settings.balancer!
-    b.done(instance, false)
+    b.done(instance)
     const fate = fateOf(err)
-    if (fate === undefined) return false
-    if (fate === 'refused') {
-      // once a direct call got through, a refusal is a permissions reload: the call may have been delivered before it
-      const resend = !b.reached
-      b.turnOff()
-      if (!resend) return false
-    } else {
-      b.forget(instance)
-      if (fate === 'timeout') return false
-    }
+    // the balancer's probe found instance subjects allowed: a refusal now is a permissions reload, and the call may
+    // have been delivered before it, so it is not sent again
+    if (fate === 'refused') b.turnOff()
+    if (fate === 'timeout' || fate === 'no-responders' || fate === 'unsent') b.forget(instance)
+    if (fate !== 'no-responders' && fate !== 'unsent') return false
     const timeout = this.#attemptDeadline - Date.now()
     if (timeout <= 0) return false
     this.#settings.caller.send(this.subject, this.#body!, this.#headers, timeout, this.signal, Call.#sink, this)
     return true
   }
 
+  /** A reply that came through the queue group names its instance. */
+  #heard(msg: Msg): void {
+    const b = this.#settings.balancer
+    if (b === undefined || b.off) return
+    const id = readHeaders(msg)[Header.Instance]
+    if (id !== undefined) b.heard(id)
+  }
+
   #onReply(msg: Msg): void {
     const instance = this.#instance
-    const b = this.#settings.balancer
     if (instance !== undefined) {
       this.#instance = undefined
-      b!.done(instance, true)
-    } else if (b !== undefined && !b.off) {
-      const id = readHeaders(msg)[Header.Instance]
-      if (id !== undefined) b.heard(id)
+      this.#settings.balancer!.done(instance)
     }
     const bytes = msg.data
     const result = decodeOkResult(bytes)
-    if (result !== NOT_OK) return this.#resolve(result)
+    if (result !== NOT_OK) {
+      if (instance === undefined) this.#heard(msg)
+      return this.#resolve(result)
+    }
     const env = decodeEnvelope(bytes)
     if (env === undefined) return this.#onFail(systemError('INTERNAL', `malformed reply from ${this.subject}`))
-    if (env.status === OK) return this.#resolve((env as { result: unknown }).result)
-    const { status: code, message, data } = env as { status: string; message: string; data?: unknown }
-    // a full, stopping or failing instance would look idle to this client and draw its calls
-    if (instance !== undefined && FORGOTTEN_ON.has(code)) b!.forget(instance)
+    const code = env.status
+    // a full, stopping or failing instance would look idle to this client and draw its calls: it is forgotten, and
+    // a full or stopping one is not heard from until it answers otherwise
+    if (instance !== undefined) {
+      if (FORGOTTEN_ON.has(code)) this.#settings.balancer!.forget(instance)
+    } else if (code !== 'RESOURCE_EXHAUSTED' && code !== 'UNAVAILABLE') this.#heard(msg)
+    if (code === OK) return this.#resolve((env as { result: unknown }).result)
+    const { message, data } = env as { status: string; message: string; data?: unknown }
     this.#onFail(new RpcError(code, message, { status: statusOf(this.#spec, code, msg), data }))
   }
 

@@ -11,12 +11,18 @@ import { isRpcError, systemError, type RpcError } from './rpc-error.ts'
  */
 export const DEFAULT_DEADLINE_SWEEP_MS = 10
 
+/** How long `mayPublish()` waits for the server to refuse a subject before it takes silence for consent, in ms. */
+export const DEFAULT_PROBE_MS = 2_000
+
+const EMPTY = new Uint8Array(0)
+
 /**
- * What the Caller knows of a call that failed without an answer: `undelivered`, no worker got the request (no
- * responders, or it failed before it was published); `refused`, the server refused the request's subject
- * (permissions), which may also fail calls delivered before a permissions reload; `timeout`, no reply by its deadline.
+ * What the Caller knows of a call that failed without an answer. No worker got the request: `unsent` (it failed
+ * before it was published) or `no-responders` (nobody subscribes its subject). `refused`: the server refused the
+ * request's subject (permissions), which also fails calls to it delivered before a permissions reload. `timeout`:
+ * no reply by its deadline.
  */
-export type Fate = 'undelivered' | 'refused' | 'timeout'
+export type Fate = 'unsent' | 'no-responders' | 'refused' | 'timeout'
 
 const fates = new WeakMap<RpcError, Fate>()
 
@@ -70,12 +76,34 @@ export class Caller {
     this.#prefix = createInbox(inboxPrefixOf(nc))
   }
 
-  /** The one Balancer of the service whose queue subjects start with `base` (`<prefix>.<service>`), per options. */
+  /**
+   * The one Balancer of the service whose queue subjects start with `base` (`<prefix>.<service>`), per options. Its
+   * probe publishes once to `<base>.$probe.<instanceId>`, a subject no worker serves, to learn whether the server
+   * lets this connection publish to instance subjects.
+   */
   balancerOf(base: string, options: BalanceOptions): Balancer {
     const key = `${options.exploreEvery}/${options.maxInstances}/${base}`
     let b = this.#balancers.get(key)
-    if (b === undefined) this.#balancers.set(key, (b = new Balancer(options)))
+    if (b === undefined) this.#balancers.set(key, (b = new Balancer(options, (id) => this.mayPublish(`${base}.$probe.${id}`))))
     return b
+  }
+
+  /**
+   * Whether the server lets this connection publish to `subject`, by sending it an empty request: true when the
+   * server took it (no responders, a reply, or no refusal within `timeoutMs`), false when it refused it, undefined
+   * when the connection failed first.
+   */
+  mayPublish(subject: string, timeoutMs = DEFAULT_PROBE_MS): Promise<boolean | undefined> {
+    return new Promise((resolve) => {
+      const sink: ReplySink<undefined> = {
+        reply: () => resolve(true),
+        fail: (_, err) => {
+          const fate = fateOf(err)
+          resolve(fate === 'no-responders' || fate === 'timeout' ? true : fate === 'refused' ? false : undefined)
+        },
+      }
+      this.send(subject, EMPTY, undefined, timeoutMs, undefined, sink, undefined)
+    })
   }
 
   /** Calls in flight. */
@@ -107,7 +135,7 @@ export class Caller {
       try {
         this.#start()
       } catch (err) {
-        return sink.fail(arg, withFate(systemError('UNAVAILABLE', `cannot receive replies: ${(err as Error).message}`, undefined, err), 'undelivered'))
+        return sink.fail(arg, withFate(systemError('UNAVAILABLE', `cannot receive replies: ${(err as Error).message}`, undefined, err), 'unsent'))
       }
     }
     const p = new Pending(subject, performance.now() + timeoutMs, timeoutMs, sink as ReplySink<unknown>, arg)
@@ -122,7 +150,7 @@ export class Caller {
       publish(this.nc, subject, `${this.#prefix}.${token.toString(36)}`, headers, body)
     } catch (err) {
       const tooBig = max !== undefined && String((err as Error)?.message).includes('max_payload')
-      this.#fail(token, tooBig ? tooLarge(subject, body.length, max) : withFate(systemError('UNAVAILABLE', `cannot publish to ${subject}: ${(err as Error).message}`, undefined, err), 'undelivered'))
+      this.#fail(token, tooBig ? tooLarge(subject, body.length, max) : withFate(systemError('UNAVAILABLE', `cannot publish to ${subject}: ${(err as Error).message}`, undefined, err), 'unsent'))
     }
   }
 
@@ -135,7 +163,7 @@ export class Caller {
         const p = this.#take(tokenOf(msg, offset, byteOffset))
         if (p === undefined) return
         if (msg.data.length === 0 && noResponders(msg)) {
-          p.sink.fail(p.arg, withFate(systemError('UNAVAILABLE', `no worker serves ${p.subject}`), 'undelivered'))
+          p.sink.fail(p.arg, withFate(systemError('UNAVAILABLE', `no worker serves ${p.subject}`), 'no-responders'))
         } else if (performance.now() > p.deadline) {
           // the sweep has not run yet, but the reply is late: the worker gave up at the same deadline
           p.sink.fail(p.arg, timedOut(p))

@@ -49,7 +49,8 @@ export interface ClientOptions {
    * Client-side load balancing (default on): each call goes to the worker instance this connection has the fewest
    * calls in flight to, among the instances it has heard from, on the instance's own subject
    * (`<prefix>.<service>.<method>.<instanceId>`); every `exploreEvery`th call still goes through the queue group to
-   * find new instances. A call whose instance has gone is sent again through the queue group at once.
+   * find new instances. A call whose instance has gone is sent again through the queue group at once. Direct calls
+   * start once a probe per service finds that the server lets this connection publish to instance subjects.
    * `false`: every call goes through the queue group, which picks a worker at random.
    */
   readonly balance?: boolean | Partial<BalanceOptions>

@@ -1,5 +1,5 @@
 import type { Msg, NatsConnection } from '@nats-io/nats-core'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { DEFAULT_BALANCE } from '../../src/balancer.ts'
 import { callerOf } from '../../src/caller.ts'
 import { decodeEnvelope, encodeBody } from '../../src/codec.ts'
@@ -11,14 +11,25 @@ import { startEcho } from '../fixtures/echo-worker.ts'
 /** The client-side balancer the default clients of `nc` share for the echo service. */
 const balancerOf = (nc: NatsConnection) => callerOf(nc).balancerOf('rpc.echo', DEFAULT_BALANCE)
 
-/** Records the subject of every call to the echo service (a plain subscriber: it never answers). */
+/** Waits until the balancer of `nc` makes direct calls: its probe found the instance subjects allowed. */
+async function untilOn(t: Test, nc: NatsConnection): Promise<void> {
+  for (let i = 0; i < 300 && balancerOf(nc).state !== 'on'; i++) await delay(10)
+  t.equal(balancerOf(nc).state, 'on', 'the probe found instance subjects allowed')
+}
+
+/**
+ * Records the subject of every call to echo.echo, through the queue group or to an instance (plain subscribers: they
+ * never answer). Not `rpc.echo.>`: that would also take the balancer's probe, which then waits for its timeout.
+ */
 function sniff(nc: NatsConnection): string[] {
   const subjects: string[] = []
-  nc.subscribe('rpc.echo.>', {
-    callback: (_, msg) => {
-      subjects.push(msg.subject)
-    },
-  })
+  for (const subject of ['rpc.echo.echo', 'rpc.echo.echo.*']) {
+    nc.subscribe(subject, {
+      callback: (_, msg) => {
+        subjects.push(msg.subject)
+      },
+    })
+  }
   return subjects
 }
 
@@ -75,6 +86,7 @@ t.test('balance - calls go to the instances the client has heard from; every 16t
   const echo = client(callerNc, Echo)
   await Promise.all(Array.from({ length: 20 }, (_, i) => echo.echo({ text: `warm ${i}` })))
   t.equal(balancerOf(callerNc).size, 2, 'twenty calls at once, all through the queue group: both instances heard')
+  await untilOn(t, callerNc)
   t.same(subjects.splice(0), Array(20).fill('rpc.echo.echo'))
 
   const by = { w1: 0, w2: 0 }
@@ -130,6 +142,7 @@ t.test('balance - a call to an instance that stopped goes through the queue grou
   const echo = client(callerNc, Echo, { timeout: 2_000 })
   await Promise.all(Array.from({ length: 20 }, () => echo.slow({ ms: 0 })))
   t.equal(balancerOf(callerNc).size, 2)
+  await untilOn(t, callerNc)
   await w1.stop()
   const t0 = performance.now()
   // slow is not idempotent: no retries, so each call either reaches a live worker first time or fails
@@ -149,6 +162,7 @@ t.test('balance - a worker started later is found by the calls through the queue
   const echo = client(callerNc, Echo)
   await echo.echo({ text: 'first' })
   t.equal(balancerOf(callerNc).size, 1)
+  await untilOn(t, callerNc)
   const w2 = await startEcho(nc, 'w2')
   t.teardown(() => w2.stop())
   let calls = 0
@@ -184,6 +198,7 @@ t.test('balance - an instance that lets a call reach its deadline is forgotten; 
   const echo = client(callerNc, Echo)
   await echo.echo({ text: 'learn' })
   t.equal(balancerOf(callerNc).size, 1)
+  await untilOn(t, callerNc)
   const err = await failureOf(echo.slow({ ms: 1_000 }, { timeout: 200 }))
   t.equal(err.code, 'DEADLINE_EXCEEDED')
   await delay(100)
@@ -203,6 +218,7 @@ t.test('balance - an instance that answers RESOURCE_EXHAUSTED is forgotten, so i
   const echo = client(callerNc, Echo)
   await Promise.allSettled(Array.from({ length: 20 }, () => echo.echo({ text: 'learn' })))
   t.equal(balancerOf(callerNc).size, 2)
+  await untilOn(t, callerNc)
   // another caller takes the full worker's one slot
   const hog = nc.request(`rpc.echo.slow.${full.id}`, encodeBody({ ms: 500 }), { timeout: 2_000 })
   await delay(50)
@@ -224,6 +240,7 @@ t.test('balance - a connection closed during a direct call fails it UNAVAILABLE 
   const echo = client(callerNc, Echo, { timeout: 2_000 })
   await Promise.all(Array.from({ length: 20 }, () => echo.echo({ text: 'learn' })))
   t.equal(balancerOf(callerNc).size, 2)
+  await untilOn(t, callerNc)
   const call = statusOf(echo.slow({ ms: 300 }))
   await delay(50)
   t.equal(counter.runs, 1, 'the call runs')
@@ -265,7 +282,7 @@ t.test('balance - when the server refuses direct subjects, both sides fall back 
     const narrowNc = await connectFor(t, server.url, { user: 'narrow', pass: 'narrow-pw' })
     const echo = client(narrowNc, Echo, { timeout: 2_000, retry: { attempts: 1 } })
     for (let i = 0; i < 10; i++) t.equal((await echo.echo({ text: `n${i}` })).worker, 'w')
-    t.ok(balancerOf(narrowNc).off, 'the refused direct subject turned it off')
+    t.ok(balancerOf(narrowNc).off, 'the probe of the instance subjects was refused: no direct call was made')
     t.equal(balancerOf(narrowNc).size, 0)
   })
 })

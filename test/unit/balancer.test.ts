@@ -1,5 +1,5 @@
 import t from 'tap'
-import { Balancer, DEFAULT_BALANCE, isInstanceId } from '../../src/balancer.ts'
+import { Balancer, DEFAULT_BALANCE, isInstanceId, type Probe } from '../../src/balancer.ts'
 import { resolveClientOptions } from '../../src/index.ts'
 
 t.test('balancer - no instance known: every call goes through the queue group', async (t) => {
@@ -12,28 +12,23 @@ t.test('balancer - picks the instance with the fewest calls in flight, ties in t
   const b = new Balancer({ exploreEvery: 1_000, maxInstances: 8 })
   for (const id of ['a', 'b', 'c']) b.heard(id)
   t.equal(b.size, 3)
-  t.notOk(b.reached, 'no direct call answered yet')
   const first = [b.pick()!, b.pick()!, b.pick()!]
   t.same(first.map((i) => i.id).sort(), ['a', 'b', 'c'], 'three calls, one to each')
   t.same(first.map((i) => i.outstanding), [1, 1, 1])
   const [a, bb, c] = first
-  b.done(bb!, false)
-  t.notOk(b.reached, 'a direct call that failed without a reply proves nothing')
-  bb!.outstanding++
-  b.done(bb!, true)
-  t.ok(b.reached, 'a reply to a direct call: the server lets it through')
+  b.done(bb!)
   t.equal(b.pick(), bb, 'the one that finished has the fewest in flight')
-  b.done(a!, true)
-  b.done(c!, true)
+  b.done(a!)
+  b.done(c!)
   t.equal(b.pick()!.outstanding, 1, 'an idle one is picked over a busy one')
   const idle = [a, c].find((i) => i!.outstanding === 0)!
   t.equal(b.pick(), idle, 'and the other idle one next')
   const turns = new Map<string, number>()
-  for (const i of [a!, bb!, c!]) while (i.outstanding > 0) b.done(i, true)
+  for (const i of [a!, bb!, c!]) while (i.outstanding > 0) b.done(i)
   for (let n = 0; n < 30; n++) {
     const i = b.pick()!
     turns.set(i.id, (turns.get(i.id) ?? 0) + 1)
-    b.done(i, true)
+    b.done(i)
   }
   t.same([...turns.values()], [10, 10, 10], 'one call at a time goes round the instances')
 })
@@ -62,7 +57,7 @@ t.test('balancer - forgets an instance, hears it again, and turns off for good',
   b.forget(a)
   t.equal(b.size, 1)
   t.ok(a.gone)
-  b.done(a, true)
+  b.done(a)
   for (let i = 0; i < 5; i++) t.not(b.pick()!.id, a.id, 'a forgotten instance is not picked')
   b.heard(a.id)
   t.equal(b.size, 2, 'a reply through the queue group brings it back')
@@ -107,4 +102,67 @@ t.test('balancer - client option: on by default, false, or partial options check
   t.same(given, { exploreEvery: 8 }, 'the caller object is not changed')
   t.throws(() => resolveClientOptions({ balance: { exploreEvery: 0 } }), /balance.exploreEvery must be an integer >= 1/)
   t.throws(() => resolveClientOptions({ balance: { maxInstances: 1.5 } }), /balance.maxInstances/)
+})
+
+t.test('balancer - direct calls start only once the probe says instance subjects are allowed', async (t) => {
+  const asked: string[] = []
+  let answer: (allowed: boolean | undefined) => void = () => {}
+  const probe: Probe = (id) => {
+    asked.push(id)
+    return new Promise((resolve) => (answer = resolve))
+  }
+  const b = new Balancer({ exploreEvery: 1_000, maxInstances: 8 }, probe)
+  t.equal(b.state, 'unknown')
+  b.heard('a')
+  b.heard('b')
+  t.same(asked, ['a'], 'one probe, for the first instance heard from')
+  t.equal(b.state, 'probing')
+  t.equal(b.pick(), undefined, 'no direct call while probing')
+  answer(undefined)
+  await Promise.resolve()
+  t.equal(b.state, 'unknown', 'the connection failed first: ask again')
+  b.heard('a')
+  t.same(asked, ['a', 'a'], 'the next reply asks again, even from a known instance')
+  answer(true)
+  await Promise.resolve()
+  t.equal(b.state, 'on')
+  t.ok(b.pick(), 'allowed: direct calls start')
+  t.equal(b.size, 2, 'with every instance heard from meanwhile')
+
+  const refused = new Balancer(DEFAULT_BALANCE, async () => false)
+  refused.heard('a')
+  await Promise.resolve()
+  await Promise.resolve()
+  t.ok(refused.off, 'refused: off for good')
+  t.equal(refused.size, 0)
+  const broken = new Balancer(DEFAULT_BALANCE, () => Promise.reject(new Error('boom')))
+  broken.heard('a')
+  await new Promise((r) => setImmediate(r))
+  t.equal(broken.state, 'unknown', 'a probe that throws counts as no answer')
+})
+
+t.test('balancer - an instance heard from again while calls to it are in flight keeps their count', async (t) => {
+  const b = new Balancer({ exploreEvery: 1_000, maxInstances: 8 })
+  b.heard('a')
+  b.heard('b')
+  const calls = [b.pick()!, b.pick()!, b.pick()!, b.pick()!]
+  const a = calls.find((i) => i.id === 'a')!
+  const other = calls.find((i) => i.id === 'b')!
+  t.equal(a.outstanding, 2)
+  b.done(other)
+  b.done(other)
+  b.forget(a)
+  t.equal(b.size, 1)
+  b.heard('a')
+  t.equal(b.size, 2, 'back in the list')
+  t.same([b.pick()!.id, b.pick()!.id], ['b', 'b'], 'its two calls in flight still count against it')
+  b.done(other)
+  b.done(other)
+  b.done(a)
+  b.done(a)
+  t.equal(a.outstanding, 0)
+  b.forget(a)
+  b.heard('a')
+  const fresh = Array.from({ length: 3 }, () => b.pick()!).find((i) => i.id === 'a')!
+  t.not(fresh, a, 'forgotten with nothing in flight: heard again as a new instance')
 })
