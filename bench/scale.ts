@@ -108,7 +108,9 @@ await runScript(async () => {
     )
     if (target) {
       const misses = pts.filter((p) => p.workers > 1 && p.efficiency < d.scalingTarget)
-      console.log(`SCALING ${title}: ${misses.length === 0 ? 'target met' : `TARGET MISSED at ${misses.map((p) => `${p.workers} workers (${ratio(p.efficiency)})`).join(', ')}`} (target speed-up >= ${d.scalingTarget} x workers)`)
+      // quick points are too short for fresh workers to warm up (docs/benchmarks.md): the verdict is a hint there
+      const hint = quick ? '; quick mode: workers still warming up, the target is judged on a full run' : ''
+      console.log(`SCALING ${title}: ${misses.length === 0 ? 'target met' : `TARGET MISSED at ${misses.map((p) => `${p.workers} workers (${ratio(p.efficiency)})`).join(', ')}`} (target speed-up >= ${d.scalingTarget} x workers${hint})`)
     }
   }
   const ioTitle = `handler awaits ${d.waitMs} ms, maxInFlight ${maxInFlight} and maxQueued ${maxQueued} per worker, ${maxInFlight} x workers in flight`
