@@ -41,6 +41,9 @@ export class Instance {
  */
 export type Probe = (instanceId: string) => Promise<boolean | undefined>
 
+/** `unknown` until an instance is heard from, `probing` until the probe answers, then `on`, or `off` for good. */
+export type BalancerState = 'unknown' | 'probing' | 'on' | 'off'
+
 /**
  * Client-side load balancing of one service: each call goes to the instance the client has the fewest calls in
  * flight to (ties taken in turn), among the instances it has heard from (a reply through the queue group names
@@ -56,7 +59,7 @@ export class Balancer {
   #calls = 0
   #turn = 0
   #clock = 0
-  #state: 'unknown' | 'probing' | 'on' | 'off'
+  #state: BalancerState
   readonly #probe: Probe | undefined
 
   /** Without `probe`, direct calls start with the first instance heard from. */
@@ -74,7 +77,7 @@ export class Balancer {
   }
 
   /** Whether direct calls are being made (on), will be once the probe answers, or were turned off for good. */
-  get state(): 'unknown' | 'probing' | 'on' | 'off' {
+  get state(): BalancerState {
     return this.#state
   }
 
@@ -112,13 +115,12 @@ export class Balancer {
     if (i === undefined) {
       if (!isInstanceId(id)) return
       this.#byId.set(id, (i = new Instance(id)))
+      this.#admit(i)
+    } else if (i.gone) {
+      i.gone = false
+      this.#admit(i)
     }
     i.heardAt = clock
-    if (i.gone || !this.#instances.includes(i)) {
-      i.gone = false
-      if (this.#instances.length >= this.options.maxInstances) this.forget(this.#instances.reduce((a, b) => (b.heardAt < a.heardAt ? b : a)))
-      this.#instances.push(i)
-    }
     if (this.#state === 'unknown') this.#startProbe(id)
   }
 
@@ -135,6 +137,12 @@ export class Balancer {
   turnOff(): void {
     this.#state = 'off'
     for (const i of [...this.#instances]) this.forget(i)
+  }
+
+  /** Lists `i` for picking, making room by forgetting the instance heard from longest ago. */
+  #admit(i: Instance): void {
+    if (this.#instances.length >= this.options.maxInstances) this.forget(this.#instances.reduce((a, b) => (b.heardAt < a.heardAt ? b : a)))
+    this.#instances.push(i)
   }
 
   #release(i: Instance): void {

@@ -124,7 +124,7 @@ export class Call implements ClientContext {
     // the balancer's probe found instance subjects allowed: a refusal now is a permissions reload, and the call may
     // have been delivered before it, so it is not sent again
     if (fate === 'refused') b.turnOff()
-    if (fate === 'timeout' || fate === 'no-responders' || fate === 'unsent') b.forget(instance)
+    else if (fate !== undefined) b.forget(instance)
     if (fate !== 'no-responders' && fate !== 'unsent') return false
     const timeout = this.#attemptDeadline - Date.now()
     if (timeout <= 0) return false
