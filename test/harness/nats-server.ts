@@ -72,22 +72,23 @@ async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 
 
 /** Starts one nats-server on loopback with a temp JetStream store. */
 export async function startServer(opts: ServerOptions = {}): Promise<NatsServer> {
-  const port = opts.port ?? (await freePort())
-  const monitorPort = await freePort()
+  let port = opts.port ?? (await freePort())
+  let monitorPort = await freePort()
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'switchboard-nats-')))
   const name = opts.name ?? `test-${port}`
   const conf = join(dir, 'nats.conf')
-  await writeFile(
-    conf,
-    [
-      `server_name: ${name}`,
-      `listen: 127.0.0.1:${port}`,
-      `http: 127.0.0.1:${monitorPort}`,
-      opts.jetstream === false ? '' : `jetstream { store_dir: "${join(dir, 'js')}" }`,
-      opts.cluster ?? '',
-      opts.extra ?? '',
-    ].join('\n'),
-  )
+  const writeConf = () =>
+    writeFile(
+      conf,
+      [
+        `server_name: ${name}`,
+        `listen: 127.0.0.1:${port}`,
+        `http: 127.0.0.1:${monitorPort}`,
+        opts.jetstream === false ? '' : `jetstream { store_dir: "${join(dir, 'js')}" }`,
+        opts.cluster ?? '',
+        opts.extra ?? '',
+      ].join('\n'),
+    )
   let proc: ChildProcess | undefined
   let stderr = ''
   const launch = async () => {
@@ -100,7 +101,14 @@ export async function startServer(opts: ServerOptions = {}): Promise<NatsServer>
     })
     p.once('exit', () => live.delete(p))
     try {
-      await waitFor(async () => p.exitCode === null && (await portOpen(port)), `nats-server on ${port}`)
+      await waitFor(async () => {
+        if (p.exitCode !== null || p.signalCode !== null) {
+          // its last words (why it exited) may still be on the way
+          if (!p.stderr!.closed) await new Promise((r) => p.stderr!.once('close', r))
+          throw new Error(`nats-server on ${port} exited`)
+        }
+        return portOpen(port)
+      }, `nats-server on ${port}`)
     } catch (err) {
       p.kill('SIGKILL')
       throw new Error(`${(err as Error).message}\n${stderr}`)
@@ -115,7 +123,18 @@ export async function startServer(opts: ServerOptions = {}): Promise<NatsServer>
     await exited
     clearTimeout(t)
   }
-  await launch()
+  // a port picked free may be taken by a parallel test before nats-server binds it: pick again, a few times
+  for (let attempt = 1; ; attempt++) {
+    await writeConf()
+    try {
+      await launch()
+      break
+    } catch (err) {
+      if (attempt >= 3 || !stderr.includes('address already in use')) throw err
+      if (opts.port === undefined) port = await freePort()
+      monitorPort = await freePort()
+    }
+  }
   return {
     port,
     url: `nats://127.0.0.1:${port}`,
