@@ -1,5 +1,5 @@
 import Type from 'typebox'
-import { defineService } from '../src/index.ts'
+import { defineService } from 'switchboard'
 
 /** The contract every bench serves: one echo method with a small but real schema to validate. */
 export const BenchEcho = defineService('bench', {

@@ -8,7 +8,7 @@
 import { Decoder, Encoder } from '@msgpack/msgpack'
 import { connect } from '@nats-io/transport-node'
 import { constants, PerformanceObserver } from 'node:perf_hooks'
-import { client } from '../src/index.ts'
+import { client } from 'switchboard'
 import { startServer } from '../test/harness/nats-server.ts'
 import { numberOption } from './args.ts'
 import { onCleanup, runScript, spawnChild } from './child.ts'

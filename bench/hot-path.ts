@@ -5,8 +5,7 @@
 import { Decoder, Encoder } from '@msgpack/msgpack'
 import { headers as natsHeaders, nuid, type Msg, type MsgHdrs } from '@nats-io/nats-core'
 import { MsgHdrsImpl } from '@nats-io/nats-core/internal'
-import { decodeBody, decodeEnvelope, encodeBody, encodeOk } from '../src/codec.ts'
-import { fromMsgHdrs, readHeaders as headersOf, wireHeaders } from '../src/headers.ts'
+import { decodeBody, decodeEnvelope, encodeBody, encodeOk, fromMsgHdrs, readHeaders as headersOf, validatorsOf, wireHeaders } from 'switchboard/internal'
 
 /** How the client built headers before src/headers.ts wrote them in wire form: the reference this bench prices. */
 function toMsgHdrs(...records: Record<string, string>[]): MsgHdrs {
@@ -14,7 +13,6 @@ function toMsgHdrs(...records: Record<string, string>[]): MsgHdrs {
   for (const r of records) for (const k in r) h.set(k, r[k]!)
   return h
 }
-import { validatorsOf } from '../src/validator.ts'
 import { BenchEcho } from './echo-contract.ts'
 import { echoPayload } from './payload.ts'
 

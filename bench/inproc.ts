@@ -4,7 +4,7 @@
  * `npx tsx bench/inproc.ts [--calls N]`; add `node --cpu-prof` (via NODE_OPTIONS) to profile only the framework.
  */
 import { Decoder, Encoder } from '@msgpack/msgpack'
-import { client, serve, silentLogger } from '../src/index.ts'
+import { client, serve, silentLogger } from 'switchboard'
 import { numberOption, option } from './args.ts'
 import { BenchEcho, type EchoBody } from './echo-contract.ts'
 import { FakeNats } from './fake-nats.ts'

@@ -1,4 +1,4 @@
-import { encodeBody } from '../src/codec.ts'
+import { encodeBody } from 'switchboard/internal'
 import type { EchoBody } from './echo-contract.ts'
 
 /** Named payload sizes of the rpc bench. */

@@ -5,7 +5,7 @@
  */
 import { Decoder, Encoder } from '@msgpack/msgpack'
 import { connect } from '@nats-io/transport-node'
-import { client } from '../src/index.ts'
+import { client } from 'switchboard'
 import { BenchEcho, type EchoBody } from './echo-contract.ts'
 import './write-counter.ts'
 import { serveParent } from './parent-link.ts'

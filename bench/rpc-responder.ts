@@ -5,7 +5,7 @@
  */
 import { Decoder, Encoder } from '@msgpack/msgpack'
 import { connect } from '@nats-io/transport-node'
-import { serve, silentLogger } from '../src/index.ts'
+import { serve, silentLogger } from 'switchboard'
 import { BenchEcho, type EchoBody } from './echo-contract.ts'
 import { serveParent } from './parent-link.ts'
 import { socketWrites } from './write-counter.ts'

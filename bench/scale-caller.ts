@@ -5,7 +5,7 @@
  * (a worker at its limit) is retried at once, as a caller is meant to, and counted.
  */
 import { connect } from '@nats-io/transport-node'
-import { client, RpcError } from '../src/index.ts'
+import { client, RpcError } from 'switchboard'
 import { BenchEcho } from './echo-contract.ts'
 import { throughput } from './load.ts'
 import { serveParent } from './parent-link.ts'

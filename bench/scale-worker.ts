@@ -4,7 +4,7 @@
  * Serves BenchEcho: `wait` (I/O-bound: awaits a timer) and `spin` (CPU-bound: a busy loop).
  */
 import { connect } from '@nats-io/transport-node'
-import { serve, silentLogger } from '../src/index.ts'
+import { serve, silentLogger } from 'switchboard'
 import { BenchEcho } from './echo-contract.ts'
 import { rssMb, serveParent } from './parent-link.ts'
 

@@ -8,7 +8,7 @@
  * maxInFlight, when not given) before it refuses.
  * Options: --quick, --max-in-flight N, --max-queued N, --seconds S.
  */
-import { resolveWorkerOptions } from '../src/index.ts'
+import { resolveWorkerOptions } from 'switchboard'
 import { startServer } from '../test/harness/nats-server.ts'
 import { commandLine, flag, numberOption } from './args.ts'
 import { onCleanup, runScript, spawnChild, type Child } from './child.ts'

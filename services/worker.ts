@@ -2,7 +2,7 @@
  * Runs one chat module's worker: `npm run worker -- <user|friend|group|message|admin>`.
  * Connects as the module's role, prints one "serving" line, and on SIGTERM/SIGINT stops gracefully and exits 0.
  */
-import { pinoLogger } from '../src/index.ts'
+import { pinoLogger } from 'switchboard'
 import { connectNats } from './shared/connect.ts'
 import { stopOnSignals } from './shared/lifecycle.ts'
 import { MODULE_NAMES, MODULES, isModuleName } from './shared/modules.ts'

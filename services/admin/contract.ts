@@ -1,5 +1,5 @@
 import Type from 'typebox'
-import { defineService } from '../../src/index.ts'
+import { defineService } from 'switchboard'
 import { Empty, Text } from '../shared/schemas.ts'
 
 /** Operator actions. Every method is (auth) and needs role admin. */

@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/nats-core'
 import { nuid } from '@nats-io/nats-core'
-import { decodeBody, encodeBody, serve, type Worker } from '../../src/index.ts'
+import { decodeBody, encodeBody, serve, type Worker } from 'switchboard'
 import { admin, authMiddleware, type AuthState } from '../shared/auth.ts'
 import { storeErrors } from '../shared/store-errors.ts'
 import { resolveChatOptions, type ChatOptions } from '../shared/options.ts'

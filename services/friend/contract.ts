@@ -1,5 +1,5 @@
 import Type from 'typebox'
-import { defineService } from '../../src/index.ts'
+import { defineService } from 'switchboard'
 import { Empty, Profile, Username } from '../shared/schemas.ts'
 
 /** Friend lists. Every method is (auth). */

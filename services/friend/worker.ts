@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/nats-core'
 import type { KV } from '@nats-io/kv'
-import { serve, type Worker } from '../../src/index.ts'
+import { serve, type Worker } from 'switchboard'
 import { authMiddleware, caller, type AuthState } from '../shared/auth.ts'
 import { storeErrors } from '../shared/store-errors.ts'
 import { resolveChatOptions, type ChatOptions } from '../shared/options.ts'

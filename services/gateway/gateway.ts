@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { NatsConnection, Subscription } from '@nats-io/nats-core'
 import { WebSocketServer, type RawData, type WebSocket } from 'ws'
-import { client, RpcError, type AnyContract, type Client } from '../../src/index.ts'
+import { client, RpcError, type AnyContract, type Client } from 'switchboard'
 import { User } from '../user/contract.ts'
 import { Access, CALLABLE, GatewayCall } from './methods.ts'
 import { resolveGatewayOptions, type GatewayOptions, type ResolvedGatewayOptions } from './options.ts'

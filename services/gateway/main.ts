@@ -2,7 +2,7 @@
  * Runs one gateway: `tsx services/gateway/main.ts`. Port from GATEWAY_PORT (default 8080), NATS as role `gateway`.
  * Prints its ws:// address and "serving" when ready; SIGTERM/SIGINT close it gracefully.
  */
-import { stderrLogger } from '../../src/index.ts'
+import { stderrLogger } from 'switchboard'
 import { connectNats } from '../shared/connect.ts'
 import { stopOnSignals } from '../shared/lifecycle.ts'
 import { startGateway } from './gateway.ts'

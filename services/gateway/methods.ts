@@ -1,4 +1,4 @@
-import type { AnyContract } from '../../src/index.ts'
+import type { AnyContract } from 'switchboard'
 import { Admin } from '../admin/contract.ts'
 import { Friend } from '../friend/contract.ts'
 import { Group } from '../group/contract.ts'

@@ -1,4 +1,4 @@
-import { stderrLogger, type Logger } from '../../src/index.ts'
+import { stderrLogger, type Logger } from 'switchboard'
 import { DEFAULT_OPS_OPTIONS, resolveOpsOptions, type OpsOptions } from '../ops/options.ts'
 
 /** Options of a gateway; unset fields take their value from DEFAULT_GATEWAY_OPTIONS. */

@@ -1,4 +1,4 @@
-import { RpcError } from '../../src/index.ts'
+import { RpcError } from 'switchboard'
 
 /** Version of the gateway's JSON protocol, sent in the hello frame. */
 export const PROTOCOL_VERSION = 1

@@ -1,5 +1,5 @@
 import type { NatsConnection, Subscription, Msg } from '@nats-io/nats-core'
-import { decodeBody, encodeBody, type Logger } from '../../src/index.ts'
+import { decodeBody, encodeBody, type Logger } from 'switchboard'
 import { ChatSubject } from '../shared/presence.ts'
 import { GatewayEvent } from './protocol.ts'
 import type { Session } from './session.ts'

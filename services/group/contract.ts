@@ -1,5 +1,5 @@
 import Type from 'typebox'
-import { defineService } from '../../src/index.ts'
+import { defineService } from 'switchboard'
 import { Empty, GroupName, Id, Profile, Username } from '../shared/schemas.ts'
 
 const GroupRef = Type.Object({ groupId: Id })

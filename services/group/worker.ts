@@ -1,5 +1,5 @@
 import type { NatsConnection } from '@nats-io/nats-core'
-import { serve, type Worker } from '../../src/index.ts'
+import { serve, type Worker } from 'switchboard'
 import { admin, authMiddleware, caller, type AuthState } from '../shared/auth.ts'
 import { storeErrors } from '../shared/store-errors.ts'
 import { resolveChatOptions, type ChatOptions } from '../shared/options.ts'

@@ -1,5 +1,5 @@
 import Type from 'typebox'
-import { defineService } from '../../src/index.ts'
+import { defineService } from 'switchboard'
 import { Empty, Id, Message, Text, Username } from '../shared/schemas.ts'
 
 const Page = { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })), before: Type.Optional(Type.Number()) }

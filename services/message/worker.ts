@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { NatsConnection } from '@nats-io/nats-core'
-import { encodeBody, serve, type Worker } from '../../src/index.ts'
+import { encodeBody, serve, type Worker } from 'switchboard'
 import { admin, authMiddleware, caller, type AuthState } from '../shared/auth.ts'
 import { storeErrors } from '../shared/store-errors.ts'
 import { resolveChatOptions, type ChatOptions } from '../shared/options.ts'

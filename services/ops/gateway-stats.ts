@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { CallStats, type EndpointStats, type MicroStats } from '../../src/index.ts'
+import { CallStats, type EndpointStats, type MicroStats } from 'switchboard'
 
 /** The name the gateway goes by in the operations dashboard. */
 export const GATEWAY_SERVICE = 'gateway'

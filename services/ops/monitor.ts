@@ -1,6 +1,5 @@
 import type { NatsConnection } from '@nats-io/nats-core'
-import type { MicroInfo, MicroStats } from '../../src/index.ts'
-import { discover, type Reply } from './discover.ts'
+import { discover, type Found, type MicroInfo, type MicroStats } from 'switchboard'
 import { resolveOpsOptions, type OpsOptions, type ResolvedOpsOptions } from './options.ts'
 import type { InstanceView, MethodView, OpsSnapshot, ServiceView } from './snapshot.ts'
 
@@ -121,7 +120,7 @@ export class OpsMonitor {
   async poll(): Promise<OpsSnapshot> {
     if (this.#nc.isClosed()) return this.snapshot()
     const o = this.#opts
-    const found: Reply<MicroStats>[] = await discover<MicroStats>(this.#nc, 'STATS', undefined, o.wait)
+    const found: Found<MicroStats>[] = await discover<MicroStats>(this.#nc, 'STATS', { wait: o.wait, until: 'timer' })
     if (this.#self !== undefined) found.push({ reply: this.#self(), rtt: 0 })
     const now = Date.now()
     const first = this.#polls === 0
@@ -170,7 +169,7 @@ export class OpsMonitor {
 
   #describe(name: string): void {
     this.#descriptions.set(name, '')
-    void discover<MicroInfo>(this.#nc, 'INFO', name, this.#opts.wait)
+    void discover<MicroInfo>(this.#nc, 'INFO', { service: name, wait: this.#opts.wait, until: 'timer' })
       .then((r) => this.#descriptions.set(name, r[0]?.reply.description ?? ''))
       .catch(() => this.#descriptions.delete(name))
   }

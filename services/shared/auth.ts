@@ -1,4 +1,4 @@
-import { Header, RpcError, systemError, type CallContext, type WorkerMiddleware } from '../../src/index.ts'
+import { Header, RpcError, systemError, type CallContext, type WorkerMiddleware } from 'switchboard'
 import { User } from '../user/contract.ts'
 
 /** Who made an authenticated call; set on `ctx.state.user` by the auth middleware. */

@@ -1,5 +1,5 @@
 import type { NatsConnection } from '@nats-io/nats-core'
-import type { Worker } from '../../src/index.ts'
+import type { Worker } from 'switchboard'
 import { startAdminWorker } from '../admin/worker.ts'
 import { startFriendWorker } from '../friend/worker.ts'
 import { startGroupWorker } from '../group/worker.ts'

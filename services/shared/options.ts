@@ -1,4 +1,4 @@
-import { stderrLogger, type Logger } from '../../src/index.ts'
+import { stderrLogger, type Logger } from 'switchboard'
 
 /** Settings shared by the chat modules' workers. */
 export interface ChatOptions {

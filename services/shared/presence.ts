@@ -1,5 +1,5 @@
 import type { NatsConnection } from '@nats-io/nats-core'
-import { decodeBody } from '../../src/index.ts'
+import { decodeBody } from 'switchboard'
 
 /** Subjects of real-time delivery, answered by gateways (msgpack bodies). */
 export const ChatSubject = {

@@ -1,7 +1,7 @@
 import type { NatsConnection } from '@nats-io/nats-core'
 import { jetstream, jetstreamManager, type JetStreamClient, type StreamConfig } from '@nats-io/jetstream'
 import { Kvm, type KV, type KvOptions } from '@nats-io/kv'
-import { decodeBody, encodeBody, systemError } from '../../src/index.ts'
+import { decodeBody, encodeBody, systemError } from 'switchboard'
 import { isTransientStoreError, untilStoreReady } from './store-errors.ts'
 
 /** Opens a KV bucket, creating it (file storage, `replicas`) when missing; waits while JetStream is not ready. */

@@ -1,4 +1,4 @@
-import { RpcError, systemError, type CallContext } from '../../src/index.ts'
+import { RpcError, systemError, type CallContext } from 'switchboard'
 
 /** nats.js / JetStream errors that mean "the state store cannot answer right now", not "the handler is wrong". */
 const TRANSIENT = new Set(['TimeoutError', 'NoResponders', 'RequestError', 'JetStreamNotEnabled', 'ClosedConnectionError', 'ConnectionError', 'DrainingConnectionError'])

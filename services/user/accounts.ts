@@ -1,7 +1,7 @@
 import type { NatsConnection } from '@nats-io/nats-core'
 import { nuid } from '@nats-io/nats-core'
 import type { KV } from '@nats-io/kv'
-import { encodeBody } from '../../src/index.ts'
+import { encodeBody } from 'switchboard'
 import { isConflict, listKeys, openBucket, readValue, writeValue } from '../shared/state.ts'
 import { hashPassword } from './password.ts'
 

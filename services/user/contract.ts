@@ -1,5 +1,5 @@
 import Type from 'typebox'
-import { defineService } from '../../src/index.ts'
+import { defineService } from 'switchboard'
 import { Empty, Id, Password, Profile, Role, Username } from '../shared/schemas.ts'
 
 const Identity = Type.Object({ userId: Id, username: Username, role: Role })

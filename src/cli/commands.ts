@@ -1,11 +1,12 @@
 import { nuid, type NatsConnection } from '@nats-io/nats-core'
-import { decodeEnvelope, encodeBody } from '../codec.ts'
+import { decodeEnvelope, encodeBody } from '../wire/codec.ts'
 import { OK } from '../codes.ts'
-import { Header, wireHeaders } from '../headers.ts'
-import { MicroMeta, type MicroInfo, type MicroStats } from '../micro.ts'
+import { Header, wireHeaders } from '../wire/headers.ts'
+import { MicroMeta, type MicroInfo, type MicroStats } from '../ops/micro.ts'
 import type { CliArgs } from './args.ts'
 import { UsageError } from './args.ts'
-import { byService, info, ping, stats } from './discover.ts'
+import { byService, info, ping, stats } from '../ops/discover.ts'
+import { isNoResponders, isTimeout } from '../wire/nats-errors.ts'
 import { nanos, parseMeta, table, uptime } from './format.ts'
 
 /** Where a command writes; returns the exit code. */
@@ -144,12 +145,11 @@ export async function call(nc: NatsConnection, args: CliArgs, io: Io): Promise<n
     const reply = await nc.request(subject, encodeBody(input), { timeout: args.timeout, headers: wireHeaders(headers) })
     envelope = decodeEnvelope(reply.data) ?? { status: 'INTERNAL', message: `malformed reply from ${subject}` }
   } catch (err) {
-    const msg = String((err as Error)?.message)
-    envelope = /no responders|503/i.test(msg)
+    envelope = isNoResponders(err)
       ? { status: 'UNAVAILABLE', message: `no worker serves ${subject}` }
-      : /timeout/i.test(msg)
+      : isTimeout(err)
         ? { status: 'DEADLINE_EXCEEDED', message: `no reply from ${subject} within ${args.timeout} ms` }
-        : { status: 'UNAVAILABLE', message: msg }
+        : { status: 'UNAVAILABLE', message: String((err as Error)?.message) }
   }
   io.out(args.json ? JSON.stringify(envelope) : json(envelope))
   return (envelope as { status: string }).status === OK ? 0 : 1

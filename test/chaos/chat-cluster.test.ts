@@ -1,5 +1,5 @@
 import t from 'tap'
-import { RpcError } from '../../src/index.ts'
+import { RpcError } from 'switchboard'
 import { connectFor, delay, eventually, startCluster } from '../harness/index.ts'
 import { signUp, startSystem } from '../harness/system.ts'
 import { formatFaultTable, type FaultRow } from '../fixtures/fault-table.ts'

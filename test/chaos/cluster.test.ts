@@ -1,7 +1,7 @@
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
 import { Kvm, type KV } from '@nats-io/kv'
 import t from 'tap'
-import { client } from '../../src/index.ts'
+import { client } from 'switchboard'
 import { connectFor, eventually, startCluster } from '../harness/index.ts'
 import { Echo } from '../fixtures/echo-contract.ts'
 import { spawnEcho } from '../fixtures/spawn-process.ts'

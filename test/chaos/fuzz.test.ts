@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/nats-core'
 import t, { type Test } from 'tap'
-import { client, decodeEnvelope, RpcError, type AnyContract } from '../../src/index.ts'
+import { client, decodeEnvelope, RpcError, type AnyContract } from 'switchboard'
 import { Admin } from '../../services/admin/contract.ts'
 import { Friend } from '../../services/friend/contract.ts'
 import { Group } from '../../services/group/contract.ts'

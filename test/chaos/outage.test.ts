@@ -1,6 +1,6 @@
 import t from 'tap'
-import { callerOf } from '../../src/caller.ts'
-import { client, RpcError } from '../../src/index.ts'
+import { callerOf } from 'switchboard/internal'
+import { client, RpcError } from 'switchboard'
 import { connectFor, delay, serverFor } from '../harness/index.ts'
 import { Echo } from '../fixtures/echo-contract.ts'
 import { spawnEcho } from '../fixtures/spawn-process.ts'

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { client } from '../../src/index.ts'
+import { client } from 'switchboard'
 import { connectFor, serverFor } from '../harness/index.ts'
 import { Echo } from '../fixtures/echo-contract.ts'
 import { spawnEcho } from '../fixtures/spawn-process.ts'

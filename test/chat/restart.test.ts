@@ -1,5 +1,5 @@
 import t from 'tap'
-import { RpcError, silentLogger } from '../../src/index.ts'
+import { RpcError, silentLogger } from 'switchboard'
 import { MODULE_NAMES, MODULES } from '../../services/shared/modules.ts'
 import { connectFor, delay, serverFor } from '../harness/index.ts'
 import { chatClients, logIn, signUp } from '../harness/system.ts'

@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/nats-core'
 import t from 'tap'
-import { decodeBody, encodeBody } from '../../src/index.ts'
+import { decodeBody, encodeBody } from 'switchboard'
 import { connectFor, failureOf, serverFor } from '../harness/index.ts'
 import { chatClients, logIn, signUp, startSystem, type TestUser } from '../harness/system.ts'
 

@@ -1,6 +1,6 @@
 import t from 'tap'
-import { client, RpcError, silentLogger } from '../../src/index.ts'
-import { Backlog } from '../../src/backlog.ts'
+import { client, RpcError, silentLogger } from 'switchboard'
+import { Backlog } from 'switchboard/internal'
 import { connectFor, delay, failureOf, serverFor } from '../harness/index.ts'
 import { Echo } from '../fixtures/echo-contract.ts'
 import { startEcho } from '../fixtures/echo-worker.ts'

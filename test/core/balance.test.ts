@@ -1,15 +1,13 @@
 import type { Msg, NatsConnection } from '@nats-io/nats-core'
 import t, { type Test } from 'tap'
-import { DEFAULT_BALANCE } from '../../src/balancer.ts'
-import { callerOf } from '../../src/caller.ts'
-import { decodeEnvelope, encodeBody } from '../../src/codec.ts'
-import { client, type Logger, type WorkerMiddleware } from '../../src/index.ts'
+import { balancerOf as balancerFor, callerOf, decodeEnvelope, DEFAULT_BALANCE, encodeBody } from 'switchboard/internal'
+import { client, type Logger, type WorkerMiddleware } from 'switchboard'
 import { connectFor, delay, failureOf, serverFor, statusOf } from '../harness/index.ts'
 import { Echo } from '../fixtures/echo-contract.ts'
 import { startEcho } from '../fixtures/echo-worker.ts'
 
 /** The client-side balancer the default clients of `nc` share for the echo service. */
-const balancerOf = (nc: NatsConnection) => callerOf(nc).balancerOf('rpc.echo', DEFAULT_BALANCE)
+const balancerOf = (nc: NatsConnection) => balancerFor(nc, 'rpc.echo', DEFAULT_BALANCE)
 
 /** Waits until the balancer of `nc` makes direct calls: its probe found the instance subjects allowed. */
 async function untilOn(t: Test, nc: NatsConnection): Promise<void> {

@@ -1,6 +1,6 @@
 import t from 'tap'
 import Type from 'typebox'
-import { client, defineService, RpcError, serve, type ClientMiddleware, type WorkerMiddleware } from '../../src/index.ts'
+import { client, defineService, RpcError, serve, type ClientMiddleware, type WorkerMiddleware } from 'switchboard'
 import { connectFor, serverFor } from '../harness/index.ts'
 
 const Greeter = defineService('greeter', {

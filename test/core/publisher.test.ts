@@ -1,7 +1,6 @@
 import t from 'tap'
 import { headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection } from '@nats-io/nats-core'
-import { wireHeaders } from '../../src/headers.ts'
-import { publish } from '../../src/publisher.ts'
+import { publish, wireHeaders } from 'switchboard/internal'
 import { connectFor, delay, serverFor } from '../harness/index.ts'
 
 /** The next message on `subject`. */

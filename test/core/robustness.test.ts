@@ -1,7 +1,7 @@
 import { connect as tcpConnect } from 'node:net'
 import t from 'tap'
 import Type from 'typebox'
-import { client, decodeEnvelope, defineService, resolveClientOptions, RpcError, serve, type WorkerMiddleware } from '../../src/index.ts'
+import { client, decodeEnvelope, defineService, resolveClientOptions, RpcError, serve, type WorkerMiddleware } from 'switchboard'
 import { connectFor, delay, failureOf, serverFor } from '../harness/index.ts'
 import { Echo } from '../fixtures/echo-contract.ts'
 import { echoHandlers, startEcho } from '../fixtures/echo-worker.ts'

@@ -1,5 +1,5 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node'
-import { RpcError } from '../../src/index.ts'
+import { RpcError } from 'switchboard'
 import type { Test } from 'tap'
 import { startServer, type NatsServer, type ServerOptions } from './nats-server.ts'
 

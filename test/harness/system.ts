@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/nats-core'
 import type { Test } from 'tap'
-import { client } from '../../src/index.ts'
+import { client } from 'switchboard'
 import { Admin } from '../../services/admin/contract.ts'
 import { Friend } from '../../services/friend/contract.ts'
 import { Group } from '../../services/group/contract.ts'

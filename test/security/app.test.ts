@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { Kvm } from '@nats-io/kv'
 import t from 'tap'
-import { decodeBody, encodeBody } from '../../src/index.ts'
+import { decodeBody, encodeBody } from 'switchboard'
 import { connectFor, delay, serverFor, statusOf } from '../harness/index.ts'
 import { chatClients, logIn, signUp, startSystem, type SpawnedProcess, type TestUser } from '../harness/system.ts'
 

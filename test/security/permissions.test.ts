@@ -1,7 +1,7 @@
 import type { NatsConnection } from '@nats-io/nats-core'
 import t from 'tap'
 import Type from 'typebox'
-import { client, defineService, serve } from '../../src/index.ts'
+import { client, defineService, serve } from 'switchboard'
 import { delay, serverFor, statusOf } from '../harness/index.ts'
 import { confSecurity, connectAs, type ConfRole } from '../fixtures/nats-conf.ts'
 

@@ -1,6 +1,6 @@
 import t from 'tap'
 import Type from 'typebox'
-import { client, defineService, serve } from '../../src/index.ts'
+import { client, defineService, serve } from 'switchboard'
 import { serverFor } from '../harness/index.ts'
 import { confSecurity, connectAs, includeLine, TLS_CONF } from '../fixtures/nats-conf.ts'
 import { hasOpenssl, makeTestCert } from '../fixtures/test-cert.ts'

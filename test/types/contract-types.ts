@@ -1,7 +1,7 @@
 // Type-level tests: compiled by `tsc --noEmit` (part of `npm test`), never run.
 // Each @ts-expect-error fails the build if the line below it stops being an error.
 import type { NatsConnection } from '@nats-io/nats-core'
-import { client, isRpcError, serve, type Handlers } from '../../src/index.ts'
+import { client, isRpcError, serve, type Handlers } from 'switchboard'
 import { Echo } from '../fixtures/echo-contract.ts'
 
 declare const nc: NatsConnection

@@ -1,6 +1,6 @@
 import t from 'tap'
-import { Balancer, DEFAULT_BALANCE, isInstanceId, type Probe } from '../../src/balancer.ts'
-import { resolveClientOptions } from '../../src/index.ts'
+import { Balancer, DEFAULT_BALANCE, isInstanceId, type Probe } from 'switchboard/internal'
+import { resolveClientOptions } from 'switchboard'
 
 t.test('balancer - no instance known: every call goes through the queue group', async (t) => {
   const b = new Balancer()

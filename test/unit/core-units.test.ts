@@ -14,9 +14,8 @@ import {
   RpcError,
   SystemCode,
   systemError,
-} from '../../src/index.ts'
-import { attemptTimeout, backoff, DEFAULT_RETRY, sleep } from '../../src/retry.ts'
-import { validatorsOf } from '../../src/validator.ts'
+} from 'switchboard'
+import { attemptTimeout, backoff, DEFAULT_RETRY, sleep, validatorsOf } from 'switchboard/internal'
 
 const S = Type.Object({})
 
@@ -134,7 +133,7 @@ t.test('codec - envelopes are checked for shape', async (t) => {
 })
 
 t.test('codec - a body may nest MAX_DEPTH levels, one more is refused, on the fast path and on the fallback', async (t) => {
-  const { decodeBody, MAX_DEPTH } = await import('../../src/codec.ts')
+  const { decodeBody, MAX_DEPTH } = await import('switchboard/internal')
   const nest = (levels: number, leaf: unknown) => {
     let v: unknown = leaf
     for (let i = 0; i < levels; i++) v = [v]
@@ -149,7 +148,7 @@ t.test('codec - a body may nest MAX_DEPTH levels, one more is refused, on the fa
 })
 
 t.test('codec - a body with an unknown msgpack extension is refused; a timestamp reads as a Date', async (t) => {
-  const { decodeBody } = await import('../../src/codec.ts')
+  const { decodeBody } = await import('switchboard/internal')
   const { encode, ExtData } = await import('@msgpack/msgpack')
   // the fuzzer's random bytes d4 db 45: a fixext1 of type -37, which msgpack hands over as an object
   t.throws(() => decodeBody(Uint8Array.from([0xd4, 0xdb, 0x45])), { name: 'RangeError', message: /extension type -37 is not supported/ })
@@ -158,7 +157,7 @@ t.test('codec - a body with an unknown msgpack extension is refused; a timestamp
 })
 
 t.test('codec - an OK reply is read from its constant prefix; anything else falls back to the whole envelope', async (t) => {
-  const { decodeOkResult, NOT_OK, encodeOk, encodeFailure } = await import('../../src/codec.ts')
+  const { decodeOkResult, NOT_OK, encodeOk, encodeFailure } = await import('switchboard/internal')
   const { Encoder } = await import('@msgpack/msgpack')
   t.same(decodeOkResult(encodeOk({ a: [1, 'x'] })), { a: [1, 'x'] }, 'our own OK envelope')
   t.equal(decodeOkResult(encodeOk(null)), null, 'a null result is a result')

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { Decoder, DecodeError, encode } from '@msgpack/msgpack'
-import { createDecoder } from '../../src/msgpack-decoder.ts'
+import { createDecoder } from 'switchboard/internal'
 
 const values: unknown[] = [
   'plain ascii',

@@ -1,7 +1,6 @@
 import t from 'tap'
 import { DecodeError, Decoder, encode, Encoder } from '@msgpack/msgpack'
-import { createDecoder } from '../../src/msgpack-decoder.ts'
-import { KeyCache, MsgpackReader } from '../../src/msgpack-reader.ts'
+import { createDecoder, KeyCache, MsgpackReader } from 'switchboard/internal'
 import { EDGE_NUMBERS, EDGE_STRINGS, randomValues } from '../fixtures/msgpack-values.ts'
 
 const stock = new Decoder()

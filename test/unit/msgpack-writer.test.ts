@@ -1,6 +1,6 @@
 import t from 'tap'
 import { Encoder } from '@msgpack/msgpack'
-import { MsgpackWriter } from '../../src/msgpack-writer.ts'
+import { MsgpackWriter } from 'switchboard/internal'
 import { EDGE_NUMBERS, EDGE_STRINGS, randomValues } from '../fixtures/msgpack-values.ts'
 
 const stock = new Encoder({ ignoreUndefined: true })

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { PendingTable } from '../../src/pending-table.ts'
+import { PendingTable } from 'switchboard/internal'
 
 interface Entry {
   token: number

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { RpcError } from '../../src/index.ts'
+import { RpcError } from 'switchboard'
 import { isTransientStoreError, storeErrors, untilStoreReady } from '../../services/shared/store-errors.ts'
 
 const named = (name: string, message = 'x', code?: unknown) => Object.assign(new Error(message), { name, code })

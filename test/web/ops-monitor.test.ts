@@ -1,5 +1,5 @@
 import t from 'tap'
-import { client } from '../../src/index.ts'
+import { client } from 'switchboard'
 import { startGateway } from '../../services/gateway/gateway.ts'
 import { OpsMonitor } from '../../services/ops/monitor.ts'
 import { resolveOpsOptions } from '../../services/ops/options.ts'

@@ -1,5 +1,5 @@
 import { pino, type DestinationStream, type LevelWithSilent } from 'pino'
-import type { Logger } from './logger.ts'
+import type { Logger } from '../logger.ts'
 
 /** Paths pino blanks in every log line: passwords, tokens and the Authorization header, wherever they sit. */
 export const REDACT_PATHS: readonly string[] = [

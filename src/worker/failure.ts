@@ -1,16 +1,11 @@
-import type { MethodSpec } from './contract.ts'
-import { SystemCode, isSystemCode } from './codes.ts'
-import { RpcError } from './rpc-error.ts'
-import type { Logger } from './logger.ts'
-import { validatorsOf } from './validator.ts'
+import type { MethodSpec } from '../contract.ts'
+import { SystemCode, isSystemCode } from '../codes.ts'
+import { RpcError } from '../rpc-error.ts'
+import type { Logger } from '../logger.ts'
+import { validatorsOf } from '../validator.ts'
+import type { Failure } from '../wire/codec.ts'
 
-/** An error as it goes on the wire: code, number, message and data. */
-export interface Failure {
-  readonly code: string
-  readonly status: number
-  readonly message: string
-  readonly data?: unknown
-}
+export type { Failure } from '../wire/codec.ts'
 
 const INTERNAL: Failure = { code: 'INTERNAL', status: 500, message: 'internal error' }
 

@@ -1,5 +1,6 @@
 import type { Msg, MsgHdrs } from '@nats-io/nats-core'
-import { systemError } from './rpc-error.ts'
+import { systemError } from '../rpc-error.ts'
+import { headerBytesOf } from './nats-internals.ts'
 
 /** Header names of wire protocol v1. */
 export const Header = {
@@ -75,12 +76,11 @@ export function fromMsgHdrs(h: MsgHdrs | undefined): Record<string, string> {
  * internals it reads are not there.
  */
 export function readHeaders(msg: Msg): Record<string, string> {
-  const m = msg as Msg & { _msg?: { hdr?: number }; _rdata?: Uint8Array }
-  const hdr = m._msg?.hdr
-  if (hdr === undefined || m._rdata === undefined) return fromMsgHdrs(msg.headers)
+  const bytes = headerBytesOf(msg)
+  if (bytes === undefined) return fromMsgHdrs(msg.headers)
   const out: Record<string, string> = {}
-  if (hdr <= 0) return out
-  const s = textDecoder.decode(m._rdata.subarray(0, hdr))
+  if (bytes.length === 0) return out
+  const s = textDecoder.decode(bytes)
   // lines after the status line: `Name: value`; the first value of a name wins
   let end = s.indexOf('\r\n')
   while (end !== -1) {

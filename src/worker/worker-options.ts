@@ -1,9 +1,9 @@
-import { resolveClientOptions, type ClientOptions, type ResolvedClientOptions } from './client.ts'
-import type { Middleware } from './compose.ts'
+import { resolveClientOptions, type ClientOptions, type ResolvedClientOptions } from '../client/client-options.ts'
+import type { Middleware } from '../compose.ts'
 import type { CallContext } from './context.ts'
-import { stderrLogger, type Logger } from './logger.ts'
-import type { MetricsOptions } from './metrics.ts'
-import type { TraceMode } from './trace.ts'
+import { stderrLogger, type Logger } from '../logger.ts'
+import type { MetricsOptions } from '../ops/metrics.ts'
+import type { TraceMode } from '../ops/trace.ts'
 
 /** Middleware around every handler of a worker: `(ctx, next) => Promise<output>`. */
 export type WorkerMiddleware<State extends object = Record<string, unknown>> = Middleware<CallContext<State>, unknown>
@@ -97,7 +97,7 @@ export function resolveWorkerOptions<State extends object>(options: WorkerOption
   const d = DEFAULT_WORKER_OPTIONS
   const maxInFlight = options.maxInFlight ?? d.maxInFlight
   if (!Number.isInteger(maxInFlight) || maxInFlight < 1) throw new TypeError(`maxInFlight must be a positive integer, got ${maxInFlight}`)
-  const maxQueued = options.maxQueued ?? Math.ceil(maxInFlight / 2)
+  const maxQueued = options.maxQueued ?? (options.maxInFlight === undefined ? d.maxQueued : Math.ceil(maxInFlight / 2))
   if (!Number.isInteger(maxQueued) || maxQueued < 0) throw new TypeError(`maxQueued must be an integer >= 0, got ${maxQueued}`)
   return {
     prefix: options.prefix ?? d.prefix,

@@ -1,13 +1,13 @@
 import type { Msg, MsgHdrs } from '@nats-io/nats-core'
 import type { Balancer, Instance } from './balancer.ts'
-import { cancelled, fateOf, type Caller, type ReplySink } from './caller.ts'
-import { decodeEnvelope, decodeOkResult, encodeBody, NOT_OK } from './codec.ts'
-import { OK, RETRYABLE_CODES, SystemCode, isSystemCode } from './codes.ts'
-import type { MethodSpec } from './contract.ts'
-import { Header, readHeaders, wireHeaders } from './headers.ts'
+import { cancelled, type Caller, type Fate, type ReplySink } from './caller.ts'
+import { decodeEnvelope, decodeOkResult, encodeBody, NOT_OK } from '../wire/codec.ts'
+import { OK, RETRYABLE_CODES, SystemCode, isSystemCode } from '../codes.ts'
+import type { MethodSpec } from '../contract.ts'
+import { Header, readHeaders, wireHeaders } from '../wire/headers.ts'
 import { attemptTimeout, backoff, sleep, type RetryOptions } from './retry.ts'
-import { RpcError, systemError } from './rpc-error.ts'
-import { describeIssues, issuesOf, validatorsOf } from './validator.ts'
+import { RpcError, systemError } from '../rpc-error.ts'
+import { describeIssues, issuesOf, validatorsOf } from '../validator.ts'
 
 /** What client middleware sees of a call. Middleware may change `input` and `headers` before `next()`. */
 export interface ClientContext {
@@ -19,6 +19,19 @@ export interface ClientContext {
   /** Absolute deadline, epoch ms. */
   readonly deadline: number
   readonly signal: AbortSignal | undefined
+}
+
+/** One call as the client made it: what middleware sees, and the method's spec. */
+export interface CallInit {
+  readonly service: string
+  readonly method: string
+  readonly subject: string
+  readonly input: unknown
+  readonly headers: Record<string, string>
+  /** Absolute deadline, epoch ms. */
+  readonly deadline: number
+  readonly signal: AbortSignal | undefined
+  readonly spec: MethodSpec
 }
 
 /** What a call needs of its client. */
@@ -37,8 +50,16 @@ export interface CallSettings {
 export class Call implements ClientContext {
   static readonly #sink: ReplySink<Call> = {
     reply: (call, msg) => call.#onReply(msg),
-    fail: (call, err) => call.#onFail(err),
+    fail: (call, err, fate) => call.#onFail(err, fate),
   }
+
+  readonly service: string
+  readonly method: string
+  readonly subject: string
+  input: unknown
+  readonly headers: Record<string, string>
+  readonly deadline: number
+  readonly signal: AbortSignal | undefined
 
   readonly #spec: MethodSpec
   readonly #settings: CallSettings
@@ -53,18 +74,15 @@ export class Call implements ClientContext {
   #resolve: (value: unknown) => void = noop
   #reject: (err: unknown) => void = noop
 
-  constructor(
-    readonly service: string,
-    readonly method: string,
-    readonly subject: string,
-    public input: unknown,
-    readonly headers: Record<string, string>,
-    readonly deadline: number,
-    readonly signal: AbortSignal | undefined,
-    spec: MethodSpec,
-    settings: CallSettings,
-  ) {
-    this.#spec = spec
+  constructor(init: CallInit, settings: CallSettings) {
+    this.service = init.service
+    this.method = init.method
+    this.subject = init.subject
+    this.input = init.input
+    this.headers = init.headers
+    this.deadline = init.deadline
+    this.signal = init.signal
+    this.#spec = init.spec
     this.#settings = settings
   }
 
@@ -111,63 +129,51 @@ export class Call implements ClientContext {
     this.#settings.caller.send(instance === undefined ? this.subject : instance.subjectOf(this.subject), this.#body!, this.#headers, timeout, this.signal, Call.#sink, this)
   }
 
-  /**
-   * A direct attempt failed without a reply. The balancer forgets the instance when the attempt timed out or never
-   * reached it. True when no worker got the request (no responders: the instance has gone; or it was never
-   * published) and it was sent again through the queue group, which is safe for any method.
-   */
-  #directFailed(instance: Instance, err: RpcError): boolean {
+  #onReply(msg: Msg): void {
+    const instance = this.#instance
     this.#instance = undefined
-    const b = this.#settings.balancer!
-    b.done(instance)
-    const fate = fateOf(err)
-    // the balancer's probe found instance subjects allowed: a refusal now is a permissions reload, and the call may
-    // have been delivered before it, so it is not sent again
-    if (fate === 'refused') b.turnOff()
-    else if (fate !== undefined) b.forget(instance)
-    if (fate !== 'no-responders' && fate !== 'unsent') return false
+    const balancer = this.#settings.balancer
+    const bytes = msg.data
+    const result = decodeOkResult(bytes)
+    if (result !== NOT_OK) {
+      if (instance !== undefined) balancer!.answered(instance, OK)
+      else if (balancer?.hears(OK)) this.#heard(balancer, msg)
+      return this.#resolve(result)
+    }
+    const env = decodeEnvelope(bytes)
+    if (env === undefined) {
+      if (instance !== undefined) balancer!.done(instance)
+      return this.#onFail(systemError('INTERNAL', `malformed reply from ${this.subject}`), undefined)
+    }
+    const code = env.status
+    if (instance !== undefined) balancer!.answered(instance, code)
+    else if (balancer?.hears(code)) this.#heard(balancer, msg)
+    if (code === OK) return this.#resolve((env as { result: unknown }).result)
+    const { message, data } = env as { status: string; message: string; data?: unknown }
+    this.#onFail(new RpcError(code, message, { status: statusOf(this.#spec, code, msg), data }), undefined)
+  }
+
+  /** A reply that came through the queue group names its instance. */
+  #heard(balancer: Balancer, msg: Msg): void {
+    const id = readHeaders(msg)[Header.Instance]
+    if (id !== undefined) balancer.heard(id)
+  }
+
+  /** Sends the current attempt again through the queue group, when time is left of it. */
+  #resend(): boolean {
     const timeout = this.#attemptDeadline - Date.now()
     if (timeout <= 0) return false
     this.#settings.caller.send(this.subject, this.#body!, this.#headers, timeout, this.signal, Call.#sink, this)
     return true
   }
 
-  /** A reply that came through the queue group names its instance. */
-  #heard(msg: Msg): void {
-    const b = this.#settings.balancer
-    if (b === undefined || b.off) return
-    const id = readHeaders(msg)[Header.Instance]
-    if (id !== undefined) b.heard(id)
-  }
-
-  #onReply(msg: Msg): void {
+  /** Retries a retryable failure after a backoff while attempts and time are left; otherwise fails the call. */
+  #onFail(err: RpcError, fate: Fate | undefined): void {
     const instance = this.#instance
     if (instance !== undefined) {
       this.#instance = undefined
-      this.#settings.balancer!.done(instance)
+      if (this.#settings.balancer!.failed(instance, fate) && this.#resend()) return
     }
-    const bytes = msg.data
-    const result = decodeOkResult(bytes)
-    if (result !== NOT_OK) {
-      if (instance === undefined) this.#heard(msg)
-      return this.#resolve(result)
-    }
-    const env = decodeEnvelope(bytes)
-    if (env === undefined) return this.#onFail(systemError('INTERNAL', `malformed reply from ${this.subject}`))
-    const code = env.status
-    // a full, stopping or failing instance would look idle to this client and draw its calls: it is forgotten, and
-    // a full or stopping one is not heard from until it answers otherwise
-    if (instance !== undefined) {
-      if (FORGOTTEN_ON.has(code)) this.#settings.balancer!.forget(instance)
-    } else if (code !== 'RESOURCE_EXHAUSTED' && code !== 'UNAVAILABLE') this.#heard(msg)
-    if (code === OK) return this.#resolve((env as { result: unknown }).result)
-    const { message, data } = env as { status: string; message: string; data?: unknown }
-    this.#onFail(new RpcError(code, message, { status: statusOf(this.#spec, code, msg), data }))
-  }
-
-  /** Retries a retryable failure after a backoff while attempts and time are left; otherwise fails the call. */
-  #onFail(err: RpcError): void {
-    if (this.#instance !== undefined && this.#directFailed(this.#instance, err)) return
     const left = this.deadline - Date.now() - 1
     if (this.#attempt >= this.#attempts || left <= 0 || !RETRYABLE_CODES.has(err.code)) return this.#reject(err)
     sleep(Math.min(backoff(this.#settings.retry, this.#attempt + 1), left), this.signal).then(
@@ -184,9 +190,6 @@ export class Call implements ClientContext {
 }
 
 function noop(): void {}
-
-/** Error replies after which the balancer forgets the instance that sent them. */
-const FORGOTTEN_ON: ReadonlySet<string> = new Set(['RESOURCE_EXHAUSTED', 'UNAVAILABLE', 'INTERNAL'])
 
 /** The number of an error code: the system table, the method's declared codes, else the worker's header. */
 function statusOf(spec: MethodSpec, code: string, msg: Msg): number {

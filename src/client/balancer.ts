@@ -1,3 +1,6 @@
+import { isInstanceId } from '../wire/subjects.ts'
+import { Fate } from './caller.ts'
+
 /** How a client spreads a service's calls over its workers. */
 export interface BalanceOptions {
   /**
@@ -11,13 +14,6 @@ export interface BalanceOptions {
 
 export const DEFAULT_BALANCE: BalanceOptions = Object.freeze({ exploreEvery: 16, maxInstances: 256 })
 
-/** A subject token NATS accepts and the wire protocol allows as an instance id. */
-const INSTANCE_ID = /^[!-)+-\-/-=?-~]{1,64}$/
-
-/** Whether `id` can name an instance in a direct subject (`<subject>.<id>`): one NATS token, at most 64 chars. */
-export function isInstanceId(id: string): boolean {
-  return INSTANCE_ID.test(id)
-}
 
 /** A worker instance a client heard from, and the client's calls in flight to it. */
 export class Instance {
@@ -34,6 +30,9 @@ export class Instance {
     return s
   }
 }
+
+/** Error replies after which the balancer forgets the instance that sent them. */
+const FORGOTTEN_ON: ReadonlySet<string> = new Set(['RESOURCE_EXHAUSTED', 'UNAVAILABLE', 'INTERNAL'])
 
 /**
  * Whether this connection may publish to an instance subject: true, false (the server refused it), or undefined
@@ -105,6 +104,36 @@ export class Balancer {
   done(i: Instance): void {
     i.outstanding--
     if (i.gone) this.#release(i)
+  }
+
+  /**
+   * A call sent to `i` got a reply with status `code`. A full, stopping or failing instance would look idle to this
+   * client and draw its calls, so it is forgotten (a reply through the queue group brings it back).
+   */
+  answered(i: Instance, code: string): void {
+    this.done(i)
+    if (FORGOTTEN_ON.has(code)) this.forget(i)
+  }
+
+  /**
+   * Whether a reply with status `code` that came through the queue group should be heard from (`heard()` with the
+   * instance it names): not when it is off, and not from an instance that refused the call or is stopping.
+   */
+  hears(code: string): boolean {
+    return this.#state !== 'off' && code !== 'RESOURCE_EXHAUSTED' && code !== 'UNAVAILABLE'
+  }
+
+  /**
+   * A call sent to `i` failed without a reply, with the Caller's `fate` for it (undefined when unknown). Forgets
+   * `i` when it timed out or never got the call; a refusal turns direct calls off for good (the probe found
+   * instance subjects allowed, so this is a permissions reload, and the call may have been delivered before it).
+   * True when no worker got the request, so sending it again through the queue group is safe for any method.
+   */
+  failed(i: Instance, fate: Fate | undefined): boolean {
+    this.done(i)
+    if (fate === Fate.refused) this.turnOff()
+    else if (fate !== undefined) this.forget(i)
+    return fate === Fate.noResponders || fate === Fate.unsent
   }
 
   /** A reply through the queue group came from instance `id`. */

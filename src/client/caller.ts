@@ -1,8 +1,8 @@
-import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/nats-core'
-import { Balancer, type BalanceOptions } from './balancer.ts'
-import { PendingTable } from './pending-table.ts'
-import { publish } from './publisher.ts'
-import { isRpcError, systemError, type RpcError } from './rpc-error.ts'
+import { createInbox, InvalidArgumentError, PermissionViolationError, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/nats-core'
+import { isRpcError, systemError, type RpcError } from '../rpc-error.ts'
+import { PendingTable } from '../util/pending-table.ts'
+import { inboxPrefixOf, subjectBytesOf, transportUp } from '../wire/nats-internals.ts'
+import { headersLength, publish } from '../wire/publisher.ts'
 
 /**
  * How often pending calls are checked for their deadline: a call fails with DEADLINE_EXCEEDED at most this many
@@ -22,24 +22,16 @@ const EMPTY = new Uint8Array(0)
  * request's subject (permissions), which also fails calls to it delivered before a permissions reload. `timeout`:
  * no reply by its deadline.
  */
-export type Fate = 'unsent' | 'no-responders' | 'refused' | 'timeout'
+export const Fate = { unsent: 'unsent', noResponders: 'no-responders', refused: 'refused', timeout: 'timeout' } as const
+export type Fate = (typeof Fate)[keyof typeof Fate]
 
-const fates = new WeakMap<RpcError, Fate>()
-
-/** The fate of a call the Caller failed, when it is one of those; undefined for any other error. */
-export function fateOf(err: RpcError): Fate | undefined {
-  return fates.get(err)
-}
-
-function withFate(err: RpcError, fate: Fate): RpcError {
-  fates.set(err, fate)
-  return err
-}
-
-/** Where a request's outcome goes: `reply` with the reply message, or `fail` with why there is none. */
+/**
+ * Where a request's outcome goes: `reply` with the reply message, or `fail` with why there is none and, when the
+ * Caller knows it, the request's fate.
+ */
 export interface ReplySink<A> {
   reply(arg: A, msg: Msg): void
-  fail(arg: A, err: RpcError): void
+  fail(arg: A, err: RpcError, fate: Fate | undefined): void
 }
 
 class Pending {
@@ -69,23 +61,10 @@ export class Caller {
   #up = true
   #sweeper: ReturnType<typeof setInterval> | undefined = undefined
   #watching = false
-  readonly #balancers = new Map<string, Balancer>()
 
   constructor(nc: NatsConnection) {
     this.nc = nc
     this.#prefix = createInbox(inboxPrefixOf(nc))
-  }
-
-  /**
-   * The one Balancer of the service whose queue subjects start with `base` (`<prefix>.<service>`), per options. Its
-   * probe publishes once to `<base>.$probe.<instanceId>`, a subject no worker serves, to learn whether the server
-   * lets this connection publish to instance subjects.
-   */
-  balancerOf(base: string, options: BalanceOptions): Balancer {
-    const key = `${options.exploreEvery}/${options.maxInstances}/${base}`
-    let b = this.#balancers.get(key)
-    if (b === undefined) this.#balancers.set(key, (b = new Balancer(options, (id) => this.mayPublish(`${base}.$probe.${id}`))))
-    return b
   }
 
   /**
@@ -97,10 +76,7 @@ export class Caller {
     return new Promise((resolve) => {
       const sink: ReplySink<undefined> = {
         reply: () => resolve(true),
-        fail: (_, err) => {
-          const fate = fateOf(err)
-          resolve(fate === 'no-responders' || fate === 'timeout' ? true : fate === 'refused' ? false : undefined)
-        },
+        fail: (_, _err, fate) => resolve(fate === Fate.noResponders || fate === Fate.timeout ? true : fate === Fate.refused ? false : undefined),
       }
       this.send(subject, EMPTY, undefined, timeoutMs, undefined, sink, undefined)
     })
@@ -127,15 +103,15 @@ export class Caller {
    * Callbacks instead of a promise: the client settles one promise per call, across all its attempts.
    */
   send<A>(subject: string, body: Uint8Array, headers: MsgHdrs | undefined, timeoutMs: number, signal: AbortSignal | undefined, sink: ReplySink<A>, arg: A): void {
-    if (!this.connected) return sink.fail(arg, systemError('UNAVAILABLE', `not connected to NATS: cannot call ${subject}`))
-    if (signal?.aborted) return sink.fail(arg, cancelled(subject, signal.reason))
+    if (!this.connected) return sink.fail(arg, systemError('UNAVAILABLE', `not connected to NATS: cannot call ${subject}`), undefined)
+    if (signal?.aborted) return sink.fail(arg, cancelled(subject, signal.reason), undefined)
     const max = this.nc.info?.max_payload
-    if (max !== undefined && body.length > max) return sink.fail(arg, tooLarge(subject, body.length, max))
+    if (max !== undefined && body.length > max) return sink.fail(arg, tooLarge(subject, body.length, max), undefined)
     if (this.#sub === undefined) {
       try {
         this.#start()
       } catch (err) {
-        return sink.fail(arg, withFate(systemError('UNAVAILABLE', `cannot receive replies: ${(err as Error).message}`, undefined, err), 'unsent'))
+        return sink.fail(arg, systemError('UNAVAILABLE', `cannot receive replies: ${(err as Error).message}`, undefined, err), Fate.unsent)
       }
     }
     const p = new Pending(subject, performance.now() + timeoutMs, timeoutMs, sink as ReplySink<unknown>, arg)
@@ -143,14 +119,15 @@ export class Caller {
     this.#sweeper ??= setInterval(() => this.#sweep(), DEFAULT_DEADLINE_SWEEP_MS)
     if (signal !== undefined) {
       p.signal = signal
-      p.onAbort = () => this.#fail(token, cancelled(subject, signal.reason))
+      p.onAbort = () => this.#fail(token, cancelled(subject, signal.reason), undefined)
       signal.addEventListener('abort', p.onAbort, { once: true })
     }
     try {
       publish(this.nc, subject, `${this.#prefix}.${token.toString(36)}`, headers, body)
     } catch (err) {
-      const tooBig = max !== undefined && String((err as Error)?.message).includes('max_payload')
-      this.#fail(token, tooBig ? tooLarge(subject, body.length, max) : withFate(systemError('UNAVAILABLE', `cannot publish to ${subject}: ${(err as Error).message}`, undefined, err), 'unsent'))
+      // only the headers can have taken the request over max_payload here: the body alone was checked above
+      if (err instanceof InvalidArgumentError && max !== undefined && body.length + headersLength(headers) > max) this.#fail(token, tooLarge(subject, body.length, max), undefined)
+      else this.#fail(token, systemError('UNAVAILABLE', `cannot publish to ${subject}: ${(err as Error).message}`, undefined, err), Fate.unsent)
     }
   }
 
@@ -163,10 +140,10 @@ export class Caller {
         const p = this.#take(tokenOf(msg, offset, byteOffset))
         if (p === undefined) return
         if (msg.data.length === 0 && noResponders(msg)) {
-          p.sink.fail(p.arg, withFate(systemError('UNAVAILABLE', `no worker serves ${p.subject}`), 'no-responders'))
+          p.sink.fail(p.arg, systemError('UNAVAILABLE', `no worker serves ${p.subject}`), Fate.noResponders)
         } else if (performance.now() > p.deadline) {
           // the sweep has not run yet, but the reply is late: the worker gave up at the same deadline
-          p.sink.fail(p.arg, timedOut(p))
+          p.sink.fail(p.arg, timedOut(p), Fate.timeout)
         } else p.sink.reply(p.arg, msg)
       },
     })
@@ -181,13 +158,13 @@ export class Caller {
   #inboxRefused(err: Error): void {
     this.#sub = undefined
     const reason = `cannot receive replies on ${this.#prefix}.*: ${err.message} (set the connection's inboxPrefix to an inbox this user may subscribe to)`
-    for (const p of this.#pending.entries()) this.#fail(p.token, systemError('PERMISSION_DENIED', reason, undefined, err))
+    for (const p of this.#pending.entries()) this.#fail(p.token, systemError('PERMISSION_DENIED', reason, undefined, err), undefined)
   }
 
   /** The server refused a publish: the pending calls to that subject fail now instead of at their deadline. */
   #publishRefused(subject: string, err: Error): void {
     for (const p of this.#pending.entries()) {
-      if (p.subject === subject) this.#fail(p.token, withFate(systemError('PERMISSION_DENIED', `not allowed to call ${subject}: ${err.message}`, undefined, err), 'refused'))
+      if (p.subject === subject) this.#fail(p.token, systemError('PERMISSION_DENIED', `not allowed to call ${subject}: ${err.message}`, undefined, err), Fate.refused)
     }
   }
 
@@ -197,7 +174,7 @@ export class Caller {
         this.#up = false
         this.#failAll('connection to NATS lost')
       } else if (s.type === 'reconnect') this.#up = true
-      else if (s.type === 'error' && isPublishViolation(s.error)) this.#publishRefused(s.error.subject, s.error)
+      else if (s.type === 'error' && s.error instanceof PermissionViolationError && s.error.operation === 'publish') this.#publishRefused(s.error.subject, s.error)
     }
     this.#failAll('connection to NATS closed')
   }
@@ -212,7 +189,7 @@ export class Caller {
     }
     const now = performance.now()
     for (const p of this.#pending.entries()) {
-      if (p.deadline <= now) this.#fail(p.token, timedOut(p))
+      if (p.deadline <= now) this.#fail(p.token, timedOut(p), Fate.timeout)
     }
   }
 
@@ -223,13 +200,13 @@ export class Caller {
     return p
   }
 
-  #fail(token: number, err: RpcError): void {
+  #fail(token: number, err: RpcError, fate: Fate | undefined): void {
     const p = this.#take(token)
-    p?.sink.fail(p.arg, err)
+    p?.sink.fail(p.arg, err, fate)
   }
 
   #failAll(reason: string): void {
-    for (const p of this.#pending.entries()) this.#fail(p.token, systemError('UNAVAILABLE', reason))
+    for (const p of this.#pending.entries()) this.#fail(p.token, systemError('UNAVAILABLE', reason), undefined)
   }
 }
 
@@ -238,8 +215,8 @@ export class Caller {
  * nats.js internals are there (no subject string is decoded), else from `msg.subject`. NaN when it is not one.
  */
 function tokenOf(msg: Msg, offset: number, byteOffset: number): number {
-  const bytes = (msg as Msg & { _msg?: { subject?: unknown } })._msg?.subject
-  if (!(bytes instanceof Uint8Array)) return parseToken(msg.subject.slice(offset))
+  const bytes = subjectBytesOf(msg)
+  if (bytes === undefined) return parseToken(msg.subject.slice(offset))
   if (bytes[byteOffset] === 48) return NaN // tokens have no leading zero
   let n = 0
   for (let i = byteOffset; i < bytes.length; i++) {
@@ -256,7 +233,7 @@ function parseToken(s: string): number {
 }
 
 function timedOut(p: Pending): RpcError {
-  return withFate(systemError('DEADLINE_EXCEEDED', `no reply from ${p.subject} within ${p.timeoutMs} ms`), 'timeout')
+  return systemError('DEADLINE_EXCEEDED', `no reply from ${p.subject} within ${p.timeoutMs} ms`)
 }
 
 /**
@@ -278,24 +255,8 @@ function noResponders(msg: Msg): boolean {
   }
 }
 
-/** Whether `err` is the server refusing a publish (permissions violation), which nats.js reports with its subject. */
-function isPublishViolation(err: unknown): err is Error & { subject: string } {
-  const e = err as { operation?: unknown; subject?: unknown } | undefined
-  return err instanceof Error && e?.operation === 'publish' && typeof e.subject === 'string'
-}
-
 function tooLarge(subject: string, size: number, max: number): RpcError {
   return systemError('RESOURCE_EXHAUSTED', `request to ${subject} is ${size} bytes, over the server's max_payload of ${max} bytes`, { size, max })
-}
-
-/** nats.js's own connected flag (`nc.protocol.connected`); true when it is not there to read. */
-function transportUp(nc: NatsConnection): boolean {
-  const connected = (nc as NatsConnection & { protocol?: { connected?: unknown } }).protocol?.connected
-  return typeof connected === 'boolean' ? connected : true
-}
-
-function inboxPrefixOf(nc: NatsConnection): string | undefined {
-  return (nc as NatsConnection & { options?: { inboxPrefix?: string } }).options?.inboxPrefix
 }
 
 const callers = new WeakMap<NatsConnection, Caller>()

@@ -1,13 +1,21 @@
 import { ExtData } from '@msgpack/msgpack'
-import { OK } from './codes.ts'
-import { createDecoder } from './msgpack-decoder.ts'
-import { KeyCache, MsgpackReader } from './msgpack-reader.ts'
-import { MsgpackWriter } from './msgpack-writer.ts'
+import { OK } from '../codes.ts'
+import { createDecoder } from './msgpack/decoder.ts'
+import { KeyCache, MsgpackReader } from './msgpack/reader.ts'
+import { MsgpackWriter } from './msgpack/writer.ts'
 
 /** The reply envelope of wire protocol v1. */
 export type Envelope =
   | { readonly status: typeof OK; readonly result: unknown }
   | { readonly status: string; readonly message: string; readonly data?: unknown }
+
+/** An error as a worker sends it: code, number, message and data (the envelope's fields and the ADR-32 headers). */
+export interface Failure {
+  readonly code: string
+  readonly status: number
+  readonly message: string
+  readonly data?: unknown
+}
 
 /** How deep a decoded body may nest: replies add a level and the encoder stops at 100. */
 export const MAX_DEPTH = 64

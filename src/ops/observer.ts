@@ -1,5 +1,5 @@
-import type { Failure } from './failure.ts'
-import type { Logger } from './logger.ts'
+import type { Failure } from '../wire/codec.ts'
+import type { Logger } from '../logger.ts'
 import type { MethodMetrics } from './metrics.ts'
 import type { CallSpan, Tracing } from './trace.ts'
 

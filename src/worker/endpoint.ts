@@ -1,9 +1,9 @@
-import { CallStats, type EndpointStats } from './call-stats.ts'
-import type { MethodSpec } from './contract.ts'
+import { CallStats, type EndpointStats } from '../ops/call-stats.ts'
+import type { MethodSpec } from '../contract.ts'
 import type { CallContext } from './context.ts'
-import type { MethodValidators } from './validator.ts'
+import type { MethodValidators } from '../validator.ts'
 
-export type { EndpointStats } from './call-stats.ts'
+export type { EndpointStats } from '../ops/call-stats.ts'
 
 /** One method as a worker serves it: its spec, validators, the composed chain and its counters. */
 export class Endpoint extends CallStats {

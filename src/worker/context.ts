@@ -1,11 +1,12 @@
 import type { NatsConnection } from '@nats-io/nats-core'
-import { createClient, type Client, type ClientOptions, type ResolvedClientOptions, resolveClientOptions } from './client.ts'
-import type { SystemCode } from './codes.ts'
-import type { AnyContract, DeclaredCode, DeclaredData, MethodName } from './contract.ts'
-import { Header, type HeaderRecord } from './headers.ts'
-import type { PendingTable } from './pending-table.ts'
-import { RpcError } from './rpc-error.ts'
-import type { CallSpan } from './trace.ts'
+import { createClient, type Client } from '../client/client.ts'
+import { resolveClientOptions, type ClientOptions, type ResolvedClientOptions } from '../client/client-options.ts'
+import type { SystemCode } from '../codes.ts'
+import type { AnyContract, DeclaredCode, DeclaredData, MethodName } from '../contract.ts'
+import { Header, type HeaderRecord } from '../wire/headers.ts'
+import type { PendingTable } from '../util/pending-table.ts'
+import { RpcError } from '../rpc-error.ts'
+import type { CallSpan } from '../ops/trace.ts'
 
 /** setTimeout's limit (~24.8 days): a later deadline arms no timer (the signal then fires only at stop). */
 const MAX_TIMER_MS = 2 ** 31 - 1
@@ -28,6 +29,20 @@ export interface ContextHost {
   readonly aborted: boolean
 }
 
+/** One call as a worker received it. */
+export interface CallInfo {
+  readonly service: string
+  readonly method: string
+  readonly subject: string
+  /** The call's `Rpc-Id`. */
+  readonly id: string
+  /** Absolute deadline, epoch ms; Infinity when the caller set none. */
+  readonly deadline: number
+  readonly headers: HeaderRecord
+  /** The decoded, validated input. */
+  readonly input: unknown
+}
+
 /**
  * The context of one call on the worker side: identity, deadline, headers, a signal,
  * per-call `state` for middleware, and nested calls that inherit the deadline and pass-through headers.
@@ -42,20 +57,30 @@ export class CallContext<State extends object = Record<string, unknown>> {
   #children = 0
   #expired = false
 
+  readonly service: string
+  readonly method: string
+  readonly subject: string
+  /** The call's `Rpc-Id`. */
+  readonly id: string
+  /** Absolute deadline, epoch ms; Infinity when the caller set none. */
+  readonly deadline: number
+  /** The request headers. */
+  readonly headers: HeaderRecord
+  /** The decoded, validated input. */
+  input: unknown
+
   constructor(
     readonly host: ContextHost,
-    readonly service: string,
-    readonly method: string,
-    readonly subject: string,
-    /** The call's `Rpc-Id`. */
-    readonly id: string,
-    /** Absolute deadline, epoch ms; Infinity when the caller set none. */
-    readonly deadline: number,
-    /** The request headers. */
-    readonly headers: HeaderRecord,
-    /** The decoded, validated input. */
-    public input: unknown,
-  ) {}
+    init: CallInfo,
+  ) {
+    this.service = init.service
+    this.method = init.method
+    this.subject = init.subject
+    this.id = init.id
+    this.deadline = init.deadline
+    this.headers = init.headers
+    this.input = init.input
+  }
 
   /** Set by middleware, read by handlers (e.g. the authenticated user). Made on first use. */
   get state(): State {

@@ -1,14 +1,6 @@
 import type { MsgHdrs, NatsConnection } from '@nats-io/nats-core'
 import { WireHeaders } from './headers.ts'
-
-/** What the fast path reads and writes of nats.js's ProtocolHandler (`nc.protocol`, nats-core 3.x). */
-interface Protocol {
-  readonly info?: { readonly max_payload: number; readonly headers?: boolean }
-  readonly noMorePublishing: boolean
-  outBytes: number
-  outMsgs: number
-  sendCommand(cmd: Uint8Array, ...payloads: Uint8Array[]): void
-}
+import { encodedHeadersOf, protocolOf } from './nats-internals.ts'
 
 const CRLF = Buffer.from('\r\n')
 
@@ -23,7 +15,7 @@ const CRLF = Buffer.from('\r\n')
 export function publish(nc: NatsConnection, subject: string, reply: string, headers: MsgHdrs | undefined, body: Uint8Array): void {
   const p = protocolOf(nc)
   const text = headers instanceof WireHeaders ? headers.text : undefined
-  const hdr = headers === undefined || text !== undefined ? undefined : wireBytesOf(headers)
+  const hdr = headers === undefined || text !== undefined ? undefined : encodedHeadersOf(headers)
   const hlen = text !== undefined ? Buffer.byteLength(text) : (hdr?.length ?? 0)
   const len = body.length + hlen
   const info = p?.info
@@ -50,6 +42,13 @@ export function publish(nc: NatsConnection, subject: string, reply: string, head
   else p.sendCommand(Buffer.from(`HPUB ${target} ${hlen} ${len}\r\n`), hdr!, body, CRLF)
 }
 
+/** The length of a header block on the wire: ours, or nats.js's own (0 for none or any other kind). */
+export function headersLength(headers: MsgHdrs | undefined): number {
+  if (headers === undefined) return 0
+  if (headers instanceof WireHeaders) return Buffer.byteLength(headers.text)
+  return encodedHeadersOf(headers)?.length ?? 0
+}
+
 /** Non-empty and free of the whitespace nats.js refuses in a subject (space, tab, CR, LF). */
 function plainSubject(s: string): boolean {
   if (s.length === 0) return false
@@ -60,15 +59,3 @@ function plainSubject(s: string): boolean {
   return true
 }
 
-/** The wire form of headers (nats.js MsgHdrsImpl and our own both have `encode()`), or null when there is none. */
-function wireBytesOf(headers: MsgHdrs): Uint8Array | null {
-  const h = headers as MsgHdrs & { encode?: () => unknown }
-  if (typeof h.encode !== 'function') return null
-  const bytes = h.encode()
-  return bytes instanceof Uint8Array ? bytes : null
-}
-
-function protocolOf(nc: NatsConnection): Protocol | undefined {
-  const p = (nc as NatsConnection & { protocol?: Partial<Protocol> }).protocol
-  return typeof p?.sendCommand === 'function' && typeof p.outBytes === 'number' && typeof p.outMsgs === 'number' ? (p as Protocol) : undefined
-}
