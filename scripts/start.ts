@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
 import { connect as tcpConnect } from 'node:net'
 import { fileURLToPath } from 'node:url'
+import { MODULE_NAMES, MODULES } from '../services/registry.ts'
 // @ts-expect-error: a plain .mjs script without type declarations
 import { ensureNatsServer, natsServerBin } from './ensure-nats-server.mjs'
 
@@ -17,8 +18,8 @@ const DEV_ADMIN_PASSWORD = 'admin-dev-pw'
 const READY_TIMEOUT_MS = 60_000
 const STOP_GRACE_MS = 10_000
 
-/** The worker processes, in start order: user first (the others call it). */
-const WORKERS = ['user', 'user', 'friend', 'group', 'message', 'message', 'admin'] as const
+/** The worker processes, in start order (user first: the others call it), `copies` of each module (services/<name>/module.ts). */
+const WORKERS = MODULE_NAMES.flatMap((name) => Array.from({ length: MODULES[name].copies }, () => name))
 
 interface Child {
   readonly name: string

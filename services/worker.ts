@@ -5,7 +5,7 @@
 import { pinoLogger } from 'switchboard'
 import { connectNats } from './shared/connect.ts'
 import { stopOnSignals } from './shared/lifecycle.ts'
-import { MODULE_NAMES, MODULES, isModuleName } from './shared/modules.ts'
+import { MODULE_NAMES, MODULES, isModuleName } from './registry.ts'
 import { chatOptionsFromEnv } from './shared/options.ts'
 
 const name = process.argv[2]
@@ -15,7 +15,7 @@ if (!isModuleName(name)) {
 }
 
 const nc = await connectNats(name)
-const worker = await MODULES[name](nc, { ...chatOptionsFromEnv(process.env), logger: pinoLogger({ level: process.env.LOG_LEVEL ?? 'error', base: { module: name } }) })
+const worker = await MODULES[name].start(nc, { ...chatOptionsFromEnv(process.env), logger: pinoLogger({ level: process.env.LOG_LEVEL ?? 'error', base: { module: name } }) })
 const methods = Object.keys(worker.contract.methods).join(', ')
 process.stdout.write(`${name} worker ${worker.id} serving rpc.${name}.* (${methods}) via ${nc.getServer()}\n`)
 

@@ -1,8 +1,8 @@
 import type { NatsConnection } from '@nats-io/nats-core'
 import { nuid } from '@nats-io/nats-core'
-import { decodeBody, encodeBody, serve, type Worker } from 'switchboard'
-import { admin, authMiddleware, type AuthState } from '../shared/auth.ts'
-import { storeErrors } from '../shared/store-errors.ts'
+import { decodeBody, encodeBody, type Worker } from 'switchboard'
+import { admin } from '../shared/auth.ts'
+import { serveChatModule } from '../shared/serve-module.ts'
 import { resolveChatOptions, type ChatOptions } from '../shared/options.ts'
 import { ChatSubject, sessionsOf } from '../shared/presence.ts'
 import { Group } from '../group/contract.ts'
@@ -31,10 +31,7 @@ async function gather(nc: NatsConnection, subject: string, body?: Uint8Array): P
 /** Starts a worker of the admin module: broadcasts to every gateway and system numbers. Every method needs role admin. */
 export async function startAdminWorker(nc: NatsConnection, options: Partial<ChatOptions> = {}): Promise<Worker<typeof Admin>> {
   const o = resolveChatOptions(options)
-  return serve<typeof Admin, AuthState>(
-    nc,
-    Admin,
-    {
+  return serveChatModule(nc, Admin, {
       async broadcast({ text }, ctx) {
         const me = admin(ctx)
         const msg: ChatMessage = { messageId: nuid.next(), kind: 'broadcast', fromId: me.userId, from: me.username, text, sentAt: Date.now() }
@@ -60,11 +57,5 @@ export async function startAdminWorker(nc: NatsConnection, options: Partial<Chat
         }
         return { users, groups, messages, online: ids.size }
       },
-    },
-    {
-      maxInFlight: o.maxInFlight,
-      logger: o.logger,
-      middleware: [storeErrors, authMiddleware({ methods: Object.keys(Admin.methods), cacheMs: o.authCacheMs })],
-    },
-  )
+  }, o)
 }

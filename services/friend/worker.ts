@@ -1,8 +1,8 @@
 import type { NatsConnection } from '@nats-io/nats-core'
 import type { KV } from '@nats-io/kv'
-import { serve, type Worker } from 'switchboard'
-import { authMiddleware, caller, type AuthState } from '../shared/auth.ts'
-import { storeErrors } from '../shared/store-errors.ts'
+import type { Worker } from 'switchboard'
+import { caller } from '../shared/auth.ts'
+import { serveChatModule } from '../shared/serve-module.ts'
 import { resolveChatOptions, type ChatOptions } from '../shared/options.ts'
 import { openBucket, readValue, updateValue } from '../shared/state.ts'
 import { User } from '../user/contract.ts'
@@ -24,10 +24,7 @@ function edit(kv: KV, userId: string, other: string, add: boolean): Promise<bool
 export async function startFriendWorker(nc: NatsConnection, options: Partial<ChatOptions> = {}): Promise<Worker<typeof Friend>> {
   const o = resolveChatOptions(options)
   const kv = await openBucket(nc, FRIENDS_BUCKET, o.replicas)
-  return serve<typeof Friend, AuthState>(
-    nc,
-    Friend,
-    {
+  return serveChatModule(nc, Friend, {
       async add({ username }, ctx) {
         const me = caller(ctx)
         const other = await ctx.client(User).lookup({ username })
@@ -50,11 +47,5 @@ export async function startFriendWorker(nc: NatsConnection, options: Partial<Cha
         if (ids.length === 0) return []
         return ctx.client(User).profiles({ userIds: ids })
       },
-    },
-    {
-      maxInFlight: o.maxInFlight,
-      logger: o.logger,
-      middleware: [storeErrors, authMiddleware({ methods: Object.keys(Friend.methods), cacheMs: o.authCacheMs })],
-    },
-  )
+  }, o)
 }

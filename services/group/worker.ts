@@ -1,7 +1,7 @@
 import type { NatsConnection } from '@nats-io/nats-core'
-import { serve, type Worker } from 'switchboard'
-import { admin, authMiddleware, caller, type AuthState } from '../shared/auth.ts'
-import { storeErrors } from '../shared/store-errors.ts'
+import type { Worker } from 'switchboard'
+import { admin, caller } from '../shared/auth.ts'
+import { serveChatModule } from '../shared/serve-module.ts'
 import { resolveChatOptions, type ChatOptions } from '../shared/options.ts'
 import { User } from '../user/contract.ts'
 import { Group } from './contract.ts'
@@ -12,10 +12,7 @@ export async function startGroupWorker(nc: NatsConnection, options: Partial<Chat
   const o = resolveChatOptions(options)
   const groups = await Groups.open(nc, o.replicas)
   const missing = (groupId: string) => `no group '${groupId}'`
-  return serve<typeof Group, AuthState>(
-    nc,
-    Group,
-    {
+  return serveChatModule(nc, Group, {
       async create({ name }, ctx) {
         const g = await groups.create(name, caller(ctx).userId)
         return { groupId: g.groupId }
@@ -56,11 +53,5 @@ export async function startGroupWorker(nc: NatsConnection, options: Partial<Chat
         admin(ctx)
         return { groups: await groups.count() }
       },
-    },
-    {
-      maxInFlight: o.maxInFlight,
-      logger: o.logger,
-      middleware: [storeErrors, authMiddleware({ methods: Object.keys(Group.methods), cacheMs: o.authCacheMs })],
-    },
-  )
+  }, o)
 }

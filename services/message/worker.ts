@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto'
 import type { NatsConnection } from '@nats-io/nats-core'
-import { encodeBody, serve, type Worker } from 'switchboard'
-import { admin, authMiddleware, caller, type AuthState } from '../shared/auth.ts'
-import { storeErrors } from '../shared/store-errors.ts'
+import { encodeBody, type Worker } from 'switchboard'
+import { admin, caller } from '../shared/auth.ts'
+import { serveChatModule } from '../shared/serve-module.ts'
 import { resolveChatOptions, type ChatOptions } from '../shared/options.ts'
 import { ChatSubject, sessionsOf } from '../shared/presence.ts'
 import { Group } from '../group/contract.ts'
@@ -38,10 +38,7 @@ export async function startMessageWorker(nc: NatsConnection, options: Partial<Ch
     return false
   }
 
-  return serve<typeof MessageService, AuthState>(
-    nc,
-    MessageService,
-    {
+  return serveChatModule(nc, MessageService, {
       async send({ to, text }, ctx) {
         const me = caller(ctx)
         const target = await ctx.client(User).lookup({ username: to })
@@ -93,11 +90,5 @@ export async function startMessageWorker(nc: NatsConnection, options: Partial<Ch
         admin(ctx)
         return { messages: await store.count() }
       },
-    },
-    {
-      maxInFlight: o.maxInFlight,
-      logger: o.logger,
-      middleware: [storeErrors, authMiddleware({ methods: Object.keys(MessageService.methods), cacheMs: o.authCacheMs })],
-    },
-  )
+  }, o)
 }

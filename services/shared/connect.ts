@@ -1,17 +1,5 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 
-/** The roles of the chat system's processes; each has a NATS user of the same name in nats.conf. */
-export const Role = {
-  user: 'user',
-  friend: 'friend',
-  group: 'group',
-  message: 'message',
-  admin: 'admin',
-  gateway: 'gateway',
-  client: 'client',
-} as const
-export type Role = (typeof Role)[keyof typeof Role]
-
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222'
 
 /** Where and as whom a process connects. */

@@ -1,7 +1,7 @@
 import type { NatsConnection } from '@nats-io/nats-core'
-import { serve, systemError, type Worker } from 'switchboard'
-import { admin, authMiddleware, bearerToken, caller, type AuthState, type Identity } from '../shared/auth.ts'
-import { storeErrors } from '../shared/store-errors.ts'
+import { systemError, type Worker } from 'switchboard'
+import { admin, bearerToken, caller, type Identity } from '../shared/auth.ts'
+import { serveChatModule } from '../shared/serve-module.ts'
 import { resolveChatOptions, type ChatOptions } from '../shared/options.ts'
 import { isOnline } from '../shared/presence.ts'
 import { Accounts, type Account } from './accounts.ts'
@@ -31,10 +31,7 @@ export async function startUserWorker(nc: NatsConnection, options: Partial<ChatO
     return identity
   }
 
-  return serve<typeof User, AuthState>(
-    nc,
-    User,
-    {
+  return serveChatModule(nc, User, {
       async register({ username, password }, ctx) {
         const account = await accounts.create(username, password)
         if (account === undefined) throw ctx.error('USERNAME_TAKEN', `the username '${username}' is taken`)
@@ -71,11 +68,5 @@ export async function startUserWorker(nc: NatsConnection, options: Partial<ChatO
         admin(ctx)
         return { users: await accounts.count() }
       },
-    },
-    {
-      maxInFlight: o.maxInFlight,
-      logger: o.logger,
-      middleware: [storeErrors, authMiddleware({ methods: AUTH_METHODS, resolve, cacheMs: 0 })],
-    },
-  )
+  }, o, { auth: AUTH_METHODS, resolve, authCacheMs: 0 })
 }

@@ -1,6 +1,6 @@
 import type { NatsConnection, Subscription } from '@nats-io/nats-core'
 import type { AnyContract, MethodSpec } from '../contract.ts'
-import type { EndpointStats } from '../worker/endpoint.ts'
+import type { EndpointStats } from './call-stats.ts'
 
 /** The NATS micro (ADR-32) verbs a worker answers on `$SRV.<verb>[.<service>[.<id>]]`. */
 export const MicroVerb = { PING: 'PING', INFO: 'INFO', STATS: 'STATS' } as const

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { RpcError, silentLogger } from 'switchboard'
-import { MODULE_NAMES, MODULES } from '../../services/shared/modules.ts'
+import { MODULE_NAMES, MODULES } from '../../services/registry.ts'
 import { connectFor, delay, serverFor } from '../harness/index.ts'
 import { chatClients, logIn, signUp } from '../harness/system.ts'
 
@@ -10,7 +10,7 @@ t.test('chat state - a restart of nats-server loses no user, session, friendship
   const workerNc = await connectFor(t, server.url, opts)
   const nc = await connectFor(t, server.url, opts)
   for (const name of MODULE_NAMES) {
-    const w = await MODULES[name](workerNc, { logger: silentLogger, adminPassword: 'admin-password-1' })
+    const w = await MODULES[name].start(workerNc, { logger: silentLogger, adminPassword: 'admin-password-1' })
     t.teardown(() => w.stop())
   }
   const a = await signUp(nc, 'alice')

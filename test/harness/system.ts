@@ -1,12 +1,7 @@
 import type { NatsConnection } from '@nats-io/nats-core'
 import type { Test } from 'tap'
-import { client } from 'switchboard'
-import { Admin } from '../../services/admin/contract.ts'
-import { Friend } from '../../services/friend/contract.ts'
-import { Group } from '../../services/group/contract.ts'
-import { MessageService } from '../../services/message/contract.ts'
-import { MODULE_NAMES, type ModuleName } from '../../services/shared/modules.ts'
-import { User } from '../../services/user/contract.ts'
+import { client, type Client } from 'switchboard'
+import { MODULE_NAMES, MODULES, type ContractOf, type ModuleName } from '../../services/registry.ts'
 
 import { spawnProcess, type SpawnedProcess } from './process.ts'
 
@@ -59,19 +54,15 @@ export async function startSystem(t: Test, options: SystemOptions): Promise<Chat
   }
 }
 
+/** A typed client of every chat module in the registry, by module name. */
+export type ChatClients = { readonly [N in ModuleName]: Client<ContractOf<N>> }
+
 /** Typed clients of every chat module, sending `Authorization: Bearer <token>` when a token is given. */
-export function chatClients(nc: NatsConnection, token?: string, timeout = 5_000) {
+export function chatClients(nc: NatsConnection, token?: string, timeout = 5_000): ChatClients {
   const headers: Record<string, string> = token === undefined ? {} : { Authorization: `Bearer ${token}` }
   const opts = { timeout, headers }
-  return {
-    user: client(nc, User, opts),
-    friend: client(nc, Friend, opts),
-    group: client(nc, Group, opts),
-    message: client(nc, MessageService, opts),
-    admin: client(nc, Admin, opts),
-  }
+  return Object.fromEntries(MODULE_NAMES.map((name) => [name, client(nc, MODULES[name].contract, opts)])) as unknown as ChatClients
 }
-export type ChatClients = ReturnType<typeof chatClients>
 
 /** A registered, logged-in user of a test, with clients that carry its session. */
 export interface TestUser extends ChatClients {

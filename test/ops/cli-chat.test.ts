@@ -1,5 +1,5 @@
 import t from 'tap'
-import { MODULE_NAMES } from '../../services/shared/modules.ts'
+import { MODULE_NAMES } from '../../services/registry.ts'
 import { serverFor } from '../harness/index.ts'
 import { startSystem } from '../harness/system.ts'
 import { cli } from '../fixtures/micro/cli.ts'

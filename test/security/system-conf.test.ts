@@ -14,7 +14,7 @@ import { confSecurity, connectAs } from '../fixtures/nats-conf.ts'
 import { delay, monitor, serverFor, statusOf } from '../harness/index.ts'
 import { cli } from '../fixtures/micro/cli.ts'
 import { chatClients, logIn, signUp, startSystem } from '../harness/system.ts'
-import { MODULE_NAMES } from '../../services/shared/modules.ts'
+import { MODULE_NAMES } from '../../services/registry.ts'
 
 const VIOLATION = /Permissions? Violation|Violation/i
 

@@ -1,0 +1,11 @@
+import { Access, defineModule } from '../shared/module.ts'
+import { MessageService } from './contract.ts'
+
+/** Direct, group and offline messages. Two copies in `npm start`; it alone publishes to its stream's subjects. */
+export const messageModule = defineModule({
+  contract: MessageService,
+  start: async (nc, options) => (await import('./worker.ts')).startMessageWorker(nc, options),
+  copies: 2,
+  gateway: { send: Access.auth, sendGroup: Access.auth, offline: Access.auth, history: Access.auth, stats: Access.internal },
+  nats: { publish: ['msg.>'] },
+})

@@ -1,0 +1,34 @@
+import type { NatsConnection } from '@nats-io/nats-core'
+import { serve, type AnyContract, type Handlers, type Worker } from 'switchboard'
+import { authMiddleware, type AuthState, type TokenResolver } from './auth.ts'
+import type { ChatOptions } from './options.ts'
+import { storeErrors } from './store-errors.ts'
+
+/** How a chat module's worker differs from the others; unset fields: every method needs a session, verified by user.verify. */
+export interface ModuleServeOptions {
+  /** The methods that need a session (`Authorization: Bearer <token>`); every method of the contract by default. */
+  readonly auth?: readonly string[]
+  /** How a token is resolved; the nested call `user.verify` by default. */
+  readonly resolve?: TokenResolver
+  /** How long a verified token is trusted, in ms; the chat option `authCacheMs` by default. */
+  readonly authCacheMs?: number
+}
+
+/**
+ * Serves a chat module's contract with what every module's worker has: its in-flight limit and logger from the
+ * chat options, passing store failures mapped to UNAVAILABLE (`storeErrors`), and the session check
+ * (`authMiddleware`, which sets `ctx.state.user`).
+ */
+export function serveChatModule<C extends AnyContract>(
+  nc: NatsConnection,
+  contract: C,
+  handlers: Handlers<C, AuthState>,
+  o: ChatOptions,
+  { auth = Object.keys(contract.methods), resolve, authCacheMs = o.authCacheMs }: ModuleServeOptions = {},
+): Promise<Worker<C>> {
+  return serve<C, AuthState>(nc, contract, handlers, {
+    maxInFlight: o.maxInFlight,
+    logger: o.logger,
+    middleware: [storeErrors, authMiddleware({ methods: auth, resolve, cacheMs: authCacheMs })],
+  })
+}
