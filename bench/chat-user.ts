@@ -17,7 +17,14 @@ export class ChatUser {
   private constructor(ws: WebSocket) {
     this.#ws = ws
     ws.on('message', (data) => {
-      const f = JSON.parse(String(data)) as { id?: number; ok?: boolean; result?: unknown; error?: { code: string; message: string }; event?: string; message?: PushedMessage }
+      const f = JSON.parse(String(data)) as {
+        id?: number
+        ok?: boolean
+        result?: unknown
+        error?: { code: string; message: string }
+        event?: string
+        message?: PushedMessage
+      }
       if (f.event === 'message' && f.message !== undefined) return this.onMessage(f.message)
       if (typeof f.id !== 'number') return
       const w = this.#waiting.get(f.id)

@@ -34,12 +34,14 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 async function pool<T, R>(items: readonly T[], n: number, fn: (x: T, i: number) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length)
   let next = 0
-  await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++
-      out[i] = await fn(items[i]!, i)
-    }
-  }))
+  await Promise.all(
+    Array.from({ length: Math.min(n, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++
+        out[i] = await fn(items[i]!, i)
+      }
+    }),
+  )
   return out
 }
 
@@ -116,9 +118,20 @@ await runScript(async () => {
     }),
   )
   await sleep(1_000) // let the last pushes land
-  const traffic = { seconds, sent, failed, failures, messagesPerSecond: Math.round(sent / seconds), deliveriesPerSecond: Math.round(delivered / seconds), delivered, latencyUs: summarize(latency) }
+  const traffic = {
+    seconds,
+    sent,
+    failed,
+    failures,
+    messagesPerSecond: Math.round(sent / seconds),
+    deliveriesPerSecond: Math.round(delivered / seconds),
+    delivered,
+    latencyUs: summarize(latency),
+  }
   latency.destroy()
-  say(`traffic: ${traffic.messagesPerSecond} messages/s accepted, ${traffic.deliveriesPerSecond} deliveries/s, latency p50 ${traffic.latencyUs.p50} µs p99 ${traffic.latencyUs.p99} µs${failed > 0 ? `, ${failed} failed sends ${JSON.stringify(failures)}` : ''}`)
+  say(
+    `traffic: ${traffic.messagesPerSecond} messages/s accepted, ${traffic.deliveriesPerSecond} deliveries/s, latency p50 ${traffic.latencyUs.p50} µs p99 ${traffic.latencyUs.p99} µs${failed > 0 ? `, ${failed} failed sends ${JSON.stringify(failures)}` : ''}`,
+  )
 
   // 3. offline backlog: the odd users leave, the even ones write to them, the odd ones come back and fetch
   for (const u of users) u.onMessage = () => {}
@@ -139,10 +152,19 @@ await runScript(async () => {
     users[i] = u
   })
   fetchMs.sort((a, b) => a - b)
-  const offline = { users: away.length, perUser: d.backlog, expected: away.length * d.backlog, fetched, fetchMsP50: Math.round(fetchMs[fetchMs.length >> 1]! * 10) / 10, fetchMsMax: Math.round(fetchMs.at(-1)! * 10) / 10 }
+  const offline = {
+    users: away.length,
+    perUser: d.backlog,
+    expected: away.length * d.backlog,
+    fetched,
+    fetchMsP50: Math.round(fetchMs[fetchMs.length >> 1]! * 10) / 10,
+    fetchMsMax: Math.round(fetchMs.at(-1)! * 10) / 10,
+  }
   say(`offline backlog: ${fetched}/${offline.expected} messages fetched at login; message.offline p50 ${offline.fetchMsP50} ms, max ${offline.fetchMsMax} ms`)
   await Promise.all(users.map((u) => u.close()))
-  console.log(`CHAT ${n} users: ${traffic.messagesPerSecond} msg/s, ${traffic.deliveriesPerSecond} deliveries/s, delivery p50 ${(traffic.latencyUs.p50 / 1000).toFixed(2)} ms p99 ${(traffic.latencyUs.p99 / 1000).toFixed(2)} ms; offline backlog ${fetched}/${offline.expected}`)
+  console.log(
+    `CHAT ${n} users: ${traffic.messagesPerSecond} msg/s, ${traffic.deliveriesPerSecond} deliveries/s, delivery p50 ${(traffic.latencyUs.p50 / 1000).toFixed(2)} ms p99 ${(traffic.latencyUs.p99 / 1000).toFixed(2)} ms; offline backlog ${fetched}/${offline.expected}`,
+  )
   const file = await saveResult('chat', quick, { command: commandLine('bench:chat'), options: { ...d, users: n, seconds }, traffic, offline })
   console.log(`saved ${file}\ndone in ${Math.round((Date.now() - t0) / 1000)} s`)
 })

@@ -15,13 +15,18 @@ interface Node {
 export function summarizeProfile(path: string, top = 25): string {
   const prof = JSON.parse(readFileSync(path, 'utf8')) as { nodes: Node[]; samples: number[]; timeDeltas: number[] }
   const self = new Map<number, number>()
-  prof.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0)))
+  prof.samples.forEach((id, i) => {
+    self.set(id, (self.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0))
+  })
   const total = [...self.values()].reduce((a, b) => a + b, 0)
   const byFn = new Map<string, number>()
   const byFile = new Map<string, number>()
   for (const n of prof.nodes) {
     const t = self.get(n.id) ?? 0
-    const url = n.callFrame.url.replace(/^file:\/\//, '').replace(/.*node_modules\//, '~/').replace(/.*\/main\//, '')
+    const url = n.callFrame.url
+      .replace(/^file:\/\//, '')
+      .replace(/.*node_modules\//, '~/')
+      .replace(/.*\/main\//, '')
     const fn = `${n.callFrame.functionName || '(anon)'} ${url}:${n.callFrame.lineNumber + 1}`
     byFn.set(fn, (byFn.get(fn) ?? 0) + t)
     const file = url === '' ? `(${n.callFrame.functionName})` : url
@@ -43,7 +48,12 @@ export function summarizeProfile(path: string, top = 25): string {
     }
   }
   const pct = (t: number) => `${((100 * t) / total).toFixed(1).padStart(5)}%`
-  const list = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]).slice(0, top).map(([k, t]) => `${pct(t)}  ${k}`).join('\n')
+  const list = (m: Map<string, number>) =>
+    [...m]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([k, t]) => `${pct(t)}  ${k}`)
+      .join('\n')
   return `${path}: ${(total / 1e6).toFixed(2)} s sampled\n-- self time by function\n${list(byFn)}\n-- self time by file\n${list(byFile)}\n-- inclusive time by function\n${list(incl)}`
 }
 

@@ -14,7 +14,7 @@ export class FakeNats {
   readonly options = {}
   publish(subject: string, data: Uint8Array, opts?: { reply?: string; headers?: MsgHdrs }): void {
     const hdrBytes = opts?.headers === undefined ? undefined : (opts.headers as unknown as { encode(): Uint8Array }).encode()
-    const cb = this.subs.get(subject) ?? this.subs.get(subject.slice(0, subject.lastIndexOf('.') + 1) + '*')
+    const cb = this.subs.get(subject) ?? this.subs.get(`${subject.slice(0, subject.lastIndexOf('.') + 1)}*`)
     if (cb === undefined) return
     const msg = fakeMsg(this, subject, data, opts?.reply, hdrBytes)
     queueMicrotask(() => cb(null, msg))

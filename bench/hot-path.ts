@@ -52,7 +52,9 @@ time('  of which toMsgHdrs() alone', () => toMsgHdrs(record, { 'Rpc-Deadline': r
 time('  of which MsgHdrs.encode() alone', () => encodeHdrs(built))
 const te = new TextEncoder()
 time('headers: one string + shared TextEncoder', () => te.encode(`NATS/1.0\r\nRpc-Id: ${record['Rpc-Id']}\r\nRpc-Deadline: ${record['Rpc-Deadline']}\r\n\r\n`))
-time('headers: wireHeaders(record, deadline).encode() (client.ts)', () => (wireHeaders(record, 'Rpc-Deadline', record['Rpc-Deadline']) as unknown as { encode(): Uint8Array }).encode())
+time('headers: wireHeaders(record, deadline).encode() (client.ts)', () =>
+  (wireHeaders(record, 'Rpc-Deadline', record['Rpc-Deadline']) as unknown as { encode(): Uint8Array }).encode(),
+)
 const none: Record<string, string> | undefined = undefined
 time('{...a, ...b, ...c} header record + nuid.next()', () => ({ ...(none ?? {}), ...{}, ...{}, 'Rpc-Id': nuid.next() }))
 time('setTimeout + clearTimeout', () => clearTimeout(setTimeout(() => {}, 5000)))

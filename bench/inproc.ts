@@ -28,13 +28,21 @@ const raw = async () => dec.decode((await shared('raw.bench.echo', enc.encode(pa
 
 // switchboard: a worker with validation on and a client, on their own fake connection
 const sbNc = new FakeNats()
-await serve(sbNc.asConnection(), BenchEcho, { echo: (i: EchoBody) => i, wait: () => ({ ok: true }), spin: () => ({ x: 0 }) }, { logger: silentLogger, maxInFlight: 4096 })
+await serve(
+  sbNc.asConnection(),
+  BenchEcho,
+  { echo: (i: EchoBody) => i, wait: () => ({ ok: true }), spin: () => ({ x: 0 }) },
+  { logger: silentLogger, maxInFlight: 4096 },
+)
 const echo = client(sbNc.asConnection(), BenchEcho)
 const sb = () => echo.echo(payload)
 
 const best = { raw: Infinity, sb: Infinity }
 for (let r = 0; r < rounds; r++) {
-  for (const [name, call] of [['raw', raw], ['sb', sb]] as const) {
+  for (const [name, call] of [
+    ['raw', raw],
+    ['sb', sb],
+  ] as const) {
     if (only !== '' && only !== name) continue
     const t = await throughput(call, 100, { maxCalls: calls, maxMs: 60_000 })
     best[name] = Math.min(best[name], t.cpuUs)

@@ -37,7 +37,19 @@ export async function runInterleaved<K extends string>(
   let turn = 0
   for (let rep = 0; rep < reps; rep++) {
     await beforeRep?.(rep)
-    const merged = new Map(kinds.map((k) => [k, { run: { kind: k, sequential: undefined, levels: [] } as Partial<CallerRun> & { levels: CallerRun['levels'] }, calls: 0, responderUs: 0, serverUs: 0, writes: 0, costed: false }]))
+    const merged = new Map(
+      kinds.map((k) => [
+        k,
+        {
+          run: { kind: k, sequential: undefined, levels: [] } as Partial<CallerRun> & { levels: CallerRun['levels'] },
+          calls: 0,
+          responderUs: 0,
+          serverUs: 0,
+          writes: 0,
+          costed: false,
+        },
+      ]),
+    )
     for (const phase of phases) {
       const order = kinds.map((_, i) => kinds[(i + turn) % kinds.length]!)
       turn++

@@ -65,5 +65,13 @@ export async function throughput(call: () => Promise<unknown>, inFlight: number,
   const ms = performance.now() - t0
   const cpu = process.cpuUsage(cpu0)
   const cpuUs = Math.round(((cpu.user + cpu.system) / Math.max(1, calls)) * 10) / 10
-  return { inFlight, calls, errors, ms: Math.round(ms), rate: Math.round((calls * 1000) / ms), cpuUs, writesPerCall: Math.round(((socketWrites() - w0) / Math.max(1, calls)) * 1000) / 1000 }
+  return {
+    inFlight,
+    calls,
+    errors,
+    ms: Math.round(ms),
+    rate: Math.round((calls * 1000) / ms),
+    cpuUs,
+    writesPerCall: Math.round(((socketWrites() - w0) / Math.max(1, calls)) * 1000) / 1000,
+  }
 }

@@ -57,12 +57,28 @@ await runScript(async () => {
     process.stdout.write(`  [${Math.round((Date.now() - t0) / 1000)}s] ${done} calls: RSS ${last.rssMb} MB, heap ${last.heapUsedMb} MB   \r`)
   }
   process.stdout.write(`${' '.repeat(80)}\r`)
-  console.log(textTable(['calls', 'worker RSS (MB, after GC)', 'heap used (MB)'], samples.map((s) => [String(s.calls), s.rssMb.toFixed(1), s.heapUsedMb.toFixed(1)])))
+  console.log(
+    textTable(
+      ['calls', 'worker RSS (MB, after GC)', 'heap used (MB)'],
+      samples.map((s) => [String(s.calls), s.rssMb.toFixed(1), s.heapUsedMb.toFixed(1)]),
+    ),
+  )
   const [idle, first, last] = [samples[0]!, samples[1]!, samples.at(-1)!]
   const growth = last.rssMb - first.rssMb
   const heapGrowth = last.heapUsedMb - first.heapUsedMb
   const leak = growth > Math.max(d.noiseMb, first.rssMb * 0.1)
-  console.log(`MEMORY idle ${idle.rssMb} MB; after ${first.calls} calls ${first.rssMb} MB; after ${last.calls} calls ${last.rssMb} MB: growth ${growth.toFixed(1)} MB RSS, ${heapGrowth.toFixed(1)} MB heap since the first checkpoint (${leak ? 'GROWTH BEYOND NOISE' : 'no growth beyond noise'})${errors > 0 ? `; ${errors} failed calls` : ''}`)
-  const file = await saveResult('memory', quick, { command: commandLine('bench:memory'), options: d, calls: total, errors, samples, growthMb: growth, heapGrowthMb: heapGrowth, leak })
+  console.log(
+    `MEMORY idle ${idle.rssMb} MB; after ${first.calls} calls ${first.rssMb} MB; after ${last.calls} calls ${last.rssMb} MB: growth ${growth.toFixed(1)} MB RSS, ${heapGrowth.toFixed(1)} MB heap since the first checkpoint (${leak ? 'GROWTH BEYOND NOISE' : 'no growth beyond noise'})${errors > 0 ? `; ${errors} failed calls` : ''}`,
+  )
+  const file = await saveResult('memory', quick, {
+    command: commandLine('bench:memory'),
+    options: d,
+    calls: total,
+    errors,
+    samples,
+    growthMb: growth,
+    heapGrowthMb: heapGrowth,
+    leak,
+  })
   console.log(`saved ${file}\ndone in ${Math.round((Date.now() - t0) / 1000)} s`)
 })

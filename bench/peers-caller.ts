@@ -11,7 +11,13 @@ const CALL_TIMEOUT_MS = 10_000
 
 async function moleculer(): Promise<{ call: (p: unknown) => Promise<unknown>; stop: () => Promise<void> }> {
   const { ServiceBroker } = await import('moleculer')
-  const broker = new ServiceBroker({ nodeID: 'bench-caller', transporter: { type: 'NATS', options: { url } }, serializer: 'JSON', logger: false, requestTimeout: CALL_TIMEOUT_MS })
+  const broker = new ServiceBroker({
+    nodeID: 'bench-caller',
+    transporter: { type: 'NATS', options: { url } },
+    serializer: 'JSON',
+    logger: false,
+    requestTimeout: CALL_TIMEOUT_MS,
+  })
   await broker.start()
   await broker.waitForServices('bench', 10_000)
   return { call: (p) => broker.call('bench.echo', p as Record<string, unknown>), stop: () => broker.stop() }
@@ -29,11 +35,8 @@ async function nest(): Promise<{ call: (p: unknown) => Promise<unknown>; stop: (
 
 {
   const peer = framework === 'moleculer' ? await moleculer() : await nest()
-  serveParent(
-    async (cmd) => {
-      const payload = echoPayload(cmd.payload as 'small' | '64KB')
-      return { kind: framework, ...(await runPlan(() => peer.call(payload), cmd.plan as RunPlan)) }
-    },
-    peer.stop,
-  )
+  serveParent(async (cmd) => {
+    const payload = echoPayload(cmd.payload as 'small' | '64KB')
+    return { kind: framework, ...(await runPlan(() => peer.call(payload), cmd.plan as RunPlan)) }
+  }, peer.stop)
 }

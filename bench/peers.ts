@@ -32,8 +32,9 @@ await runScript(async () => {
 
   const peers: Peer[] = []
   const skipped: string[] = []
-  for (const p of PEERS) if (await available(p)) peers.push(p)
-  else skipped.push(p)
+  for (const p of PEERS)
+    if (await available(p)) peers.push(p)
+    else skipped.push(p)
   if (skipped.length > 0) console.log(`skipped (not installed): ${skipped.join(', ')}`)
 
   // each framework: its responder process, its caller process; fresh ones for every repetition (see bench:rpc)
@@ -49,16 +50,30 @@ await runScript(async () => {
     }
   }
   const kinds = ['raw-shared', 'switchboard', ...peers]
-  const runs = await runInterleaved(kinds, plan, reps, async (kind, phase) => ({
-    result: await callers.get(kind)!.ask<PlanResult>({ type: 'run', payload: 'small', validateOutput: true, plan: phase }),
-  }), { beforeRep: respawn, progress: (text) => process.stdout.write(`  [${Math.round((Date.now() - t0) / 1000)}s] ${text}...          \r`) })
+  const runs = await runInterleaved(
+    kinds,
+    plan,
+    reps,
+    async (kind, phase) => ({
+      result: await callers.get(kind)!.ask<PlanResult>({ type: 'run', payload: 'small', validateOutput: true, plan: phase }),
+    }),
+    { beforeRep: respawn, progress: (text) => process.stdout.write(`  [${Math.round((Date.now() - t0) / 1000)}s] ${text}...          \r`) },
+  )
   process.stdout.write(`${' '.repeat(70)}\r`)
   const s = Object.fromEntries(kinds.map((k) => [k, medianRun(runs.get(k)!)])) as Record<string, Summary>
   const sb = s.switchboard!
   const header = ['', ...kinds.map((k) => LABELS[k] ?? k), ...peers.map((p) => `SB/${p}`)]
   const rows = [
-    ...(['p50', 'p99'] as const).map((q) => [`sequential ${q}`, ...kinds.map((k) => `${s[k]!.sequential[q]} µs`), ...peers.map((p) => ratio(sb.sequential[q] / s[p]!.sequential[q]))]),
-    ...LEVELS.map((n) => [`calls/s @ ${n} in flight`, ...kinds.map((k) => rate(s[k]!.throughput[n]!)), ...peers.map((p) => ratio(sb.throughput[n]! / s[p]!.throughput[n]!))]),
+    ...(['p50', 'p99'] as const).map((q) => [
+      `sequential ${q}`,
+      ...kinds.map((k) => `${s[k]!.sequential[q]} µs`),
+      ...peers.map((p) => ratio(sb.sequential[q] / s[p]!.sequential[q])),
+    ]),
+    ...LEVELS.map((n) => [
+      `calls/s @ ${n} in flight`,
+      ...kinds.map((k) => rate(s[k]!.throughput[n]!)),
+      ...peers.map((p) => ratio(sb.throughput[n]! / s[p]!.throughput[n]!)),
+    ]),
     ['caller CPU µs/call @ 100', ...kinds.map((k) => s[k]!.callerCpuUs[100]!.toFixed(1)), ...peers.map(() => '')],
   ]
   console.log(`\n${textTable(header, rows)}`)

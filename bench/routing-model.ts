@@ -95,7 +95,9 @@ if (process.argv[1]?.endsWith('routing-model.ts')) {
     const one = modelRate({ ...base, workers: 1, maxQueued })
     return [String(maxQueued), ...[2, 4, 8].map((k) => (modelRate({ ...base, workers: k, maxQueued }) / one / k).toFixed(3))]
   })
-  console.log(`routing model: maxInFlight ${base.maxInFlight}, service ${base.serviceMs} ms, trip ${base.tripMs} ms, ${seconds} s simulated; share of ideal speed-up`)
+  console.log(
+    `routing model: maxInFlight ${base.maxInFlight}, service ${base.serviceMs} ms, trip ${base.tripMs} ms, ${seconds} s simulated; share of ideal speed-up`,
+  )
   console.log('\nrandom routing (a queue group):')
   console.log(textTable(['maxQueued', '2 workers', '4 workers', '8 workers'], rows))
   const balanced = [4, 16, 64].map((exploreEvery) => {

@@ -14,7 +14,6 @@ import { rawSharedCaller } from './raw-shared-caller.ts'
 import { runPlan, type RunPlan } from './plan.ts'
 import { PREFIX_UNVALIDATED, PREFIX_VALIDATED, RAW_SUBJECT, type CallerKind } from './rpc-subjects.ts'
 
-
 const CALL_TIMEOUT_MS = 10_000
 
 {

@@ -11,7 +11,6 @@ import { serveParent } from './parent-link.ts'
 import { socketWrites } from './write-counter.ts'
 import { PREFIX_UNVALIDATED, PREFIX_VALIDATED, RAW_SUBJECT, RESPONDER_MAX_IN_FLIGHT } from './rpc-subjects.ts'
 
-
 const handlers = {
   echo: (input: EchoBody) => input,
   wait: () => ({ ok: true }),

@@ -39,7 +39,6 @@ export const RPC_TARGETS = { throughput: 0.8, p50: 1.15 } as const
 const FULL_PLAN: RunPlan = { warmup: 5_000, sequential: { maxCalls: 5_000, maxMs: 5_000 }, levels: LEVELS, level: { maxCalls: 400_000, maxMs: 2_500 } }
 const QUICK_PLAN: RunPlan = { warmup: 2_000, sequential: { maxCalls: 1_000, maxMs: 1_000 }, levels: LEVELS, level: { maxCalls: 100_000, maxMs: 600 } }
 
-
 await runScript(async () => {
   const saved = option('render', '')
   if (saved !== '') {
@@ -63,7 +62,9 @@ await runScript(async () => {
   // --node-flags "<flags>": V8/node flags for every child (a diagnosis, e.g. --no-allocation-site-pretenuring)
   const nodeArgs = [
     ...(flag('profile') ? ['--cpu-prof', `--cpu-prof-dir=${fileURLToPath(new URL('./profiles/', import.meta.url))}`] : []),
-    ...option('node-flags', '').split(' ').filter((f) => f !== ''),
+    ...option('node-flags', '')
+      .split(' ')
+      .filter((f) => f !== ''),
   ]
   // fresh responder and caller processes for every repetition: a process keeps its CPU placement and its JIT
   // decisions for life, and those alone moved a caller's CPU per call by ±25 % between otherwise equal runs
@@ -88,7 +89,11 @@ await runScript(async () => {
         const server0 = processCpuUs(server.pid)
         const result = await callers.get(kind)!.ask<PlanResult>({ type: 'run', payload: mode.payload, validateOutput: mode.validateOutput, plan: phase })
         const cpu1 = await responder!.ask<NodeJS.CpuUsage & { writes: number }>({ type: 'cpu' })
-        const cost = { responderUs: cpu1.user + cpu1.system - cpu0.user - cpu0.system, serverUs: processCpuUs(server.pid) - server0, responderWrites: cpu1.writes - cpu0.writes }
+        const cost = {
+          responderUs: cpu1.user + cpu1.system - cpu0.user - cpu0.system,
+          serverUs: processCpuUs(server.pid) - server0,
+          responderWrites: cpu1.writes - cpu0.writes,
+        }
         return { result, cost }
       },
       { beforeRep: respawn, progress: (text) => process.stdout.write(`  [${Math.round((Date.now() - t0) / 1000)}s] ${mode.name}: ${text}...          \r`) },
@@ -132,7 +137,12 @@ function printMode(name: string, bytes: number, s: Record<CallerKind, Summary>):
       ratio(s.switchboard.sequential[k] / s['raw-shared'].sequential[k]),
       ratio(s.switchboard.sequential[k] / s['raw-request'].sequential[k]),
     ]),
-    ...LEVELS.map((n) => [`calls/s @ ${n} in flight`, ...CALLER_KINDS.map((c) => rate(s[c].throughput[n]!)), ratio(r.shared.throughput[n]!), ratio(r.request.throughput[n]!)]),
+    ...LEVELS.map((n) => [
+      `calls/s @ ${n} in flight`,
+      ...CALLER_KINDS.map((c) => rate(s[c].throughput[n]!)),
+      ratio(r.shared.throughput[n]!),
+      ratio(r.request.throughput[n]!),
+    ]),
     cpuRow('caller CPU µs/call @ 100', s, (x) => x.callerCpuUs[100]!),
     cpuRow('responder CPU µs/call (run)', s, (x) => x.responderCpuUs),
     cpuRow('nats-server CPU µs/call (run)', s, (x) => x.serverCpuUs),
@@ -169,4 +179,3 @@ async function renderChart(s: Record<CallerKind, Summary>, command: string, reps
     series: CALLER_KINDS.map((c, i) => ({ name: LABELS[c], color: COLORS[i]!, values: LEVELS.map((n) => s[c].throughput[n]!) })),
   })
 }
-

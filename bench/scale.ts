@@ -45,7 +45,18 @@ interface Point {
   workerCpuUs: number
 }
 
-async function measure(url: string, caller: Child, workers: number, maxInFlight: number, maxQueued: number, method: string, input: unknown, inFlight: number, maxMs: number, balance: boolean) {
+async function measure(
+  url: string,
+  caller: Child,
+  workers: number,
+  maxInFlight: number,
+  maxQueued: number,
+  method: string,
+  input: unknown,
+  inFlight: number,
+  maxMs: number,
+  balance: boolean,
+) {
   const ws: Child[] = []
   for (let i = 0; i < workers; i++) ws.push(await spawnChild(`worker-${i + 1}`, './scale-worker.ts', [url, String(maxInFlight), String(maxQueued)]))
   type Usage = { served: number; cpu: NodeJS.CpuUsage }
@@ -53,7 +64,16 @@ async function measure(url: string, caller: Child, workers: number, maxInFlight:
   const total = (us: Usage[]) => us.reduce((a, u) => ({ served: a.served + u.served, us: a.us + u.cpu.user + u.cpu.system }), { served: 0, us: 0 })
   try {
     const before = await usage()
-    const r = await caller.ask<{ rate: number; calls: number; errors: number; rejected: number; cpuUs: number }>({ type: 'run', method, input, inFlight, maxMs, warmMs: Math.min(1_000, maxMs / 2), maxCalls: 10_000_000, balance })
+    const r = await caller.ask<{ rate: number; calls: number; errors: number; rejected: number; cpuUs: number }>({
+      type: 'run',
+      method,
+      input,
+      inFlight,
+      maxMs,
+      warmMs: Math.min(1_000, maxMs / 2),
+      maxCalls: 10_000_000,
+      balance,
+    })
     const after = await usage()
     const [u0, u1] = [total(before), total(after)]
     // calls served by the idlest worker over those of the busiest, during the run (1: an even spread)
@@ -73,18 +93,39 @@ await runScript(async () => {
   const maxQueued = numberOption('max-queued', resolveWorkerOptions({ maxInFlight }).maxQueued)
   const maxMs = numberOption('seconds', quick ? d.quickSeconds : d.seconds) * 1000
   const t0 = Date.now()
-  console.log(`bench:scale ${quick ? '(quick) ' : ''}— ${machine().cores} cores; maxInFlight ${maxInFlight}, maxQueued ${maxQueued} per worker; ${maxMs / 1000} s per point`)
+  console.log(
+    `bench:scale ${quick ? '(quick) ' : ''}— ${machine().cores} cores; maxInFlight ${maxInFlight}, maxQueued ${maxQueued} per worker; ${maxMs / 1000} s per point`,
+  )
   const server = await startServer({ jetstream: false })
   onCleanup(() => server.stop())
   const caller = await spawnChild('caller', './scale-caller.ts', [server.url])
 
-  const series = async (label: string, counts: readonly number[], method: string, input: unknown, inFlightOf: (k: number) => number, limit: number, balance = true) => {
+  const series = async (
+    label: string,
+    counts: readonly number[],
+    method: string,
+    input: unknown,
+    inFlightOf: (k: number) => number,
+    limit: number,
+    balance = true,
+  ) => {
     const points: Point[] = []
     for (const k of counts) {
       process.stdout.write(`  [${Math.round((Date.now() - t0) / 1000)}s] ${label}: ${k} worker(s)...\r`)
       const r = await measure(server.url, caller, k, limit, maxQueued, method, input, inFlightOf(k), maxMs, balance)
       const base = points[0]?.rate ?? r.rate
-      points.push({ workers: k, rate: r.rate, calls: r.calls, errors: r.errors, rejected: r.rejected, spread: r.spread, speedup: r.rate / base, efficiency: r.rate / base / k, callerCpuUs: r.cpuUs, workerCpuUs: r.workerCpuUs })
+      points.push({
+        workers: k,
+        rate: r.rate,
+        calls: r.calls,
+        errors: r.errors,
+        rejected: r.rejected,
+        spread: r.spread,
+        speedup: r.rate / base,
+        efficiency: r.rate / base / k,
+        callerCpuUs: r.cpuUs,
+        workerCpuUs: r.workerCpuUs,
+      })
     }
     process.stdout.write(`${' '.repeat(70)}\r`)
     return points
@@ -92,7 +133,8 @@ await runScript(async () => {
 
   // the caller process is fresh: a first point would measure its JIT warm-up and lower the baseline of the series
   process.stdout.write(`  [${Math.round((Date.now() - t0) / 1000)}s] warming up the caller...\r`)
-  for (const balance of [true, false]) await measure(server.url, caller, 1, maxInFlight, maxQueued, 'wait', { ms: d.waitMs }, maxInFlight, Math.min(maxMs, 2_000), balance)
+  for (const balance of [true, false])
+    await measure(server.url, caller, 1, maxInFlight, maxQueued, 'wait', { ms: d.waitMs }, maxInFlight, Math.min(maxMs, 2_000), balance)
   const io = await series('I/O-bound', d.ioWorkers, 'wait', { ms: d.waitMs }, (k) => k * maxInFlight, maxInFlight)
   const ioQueue = await series('I/O-bound, balance off', d.ioWorkers, 'wait', { ms: d.waitMs }, (k) => k * maxInFlight, maxInFlight, false)
   const cpuLimit = 1_000
@@ -102,21 +144,49 @@ await runScript(async () => {
     console.log(`\n== ${title}`)
     console.log(
       textTable(
-        ['workers', 'calls/s', 'speed-up', 'ideal', 'speed-up / ideal', 'idlest / busiest worker', 'rejected (retried)', 'errors', 'CPU µs/call caller', 'workers'],
-        pts.map((p) => [String(p.workers), rate(p.rate), ratio(p.speedup), `${p.workers}.00x`, ratio(p.efficiency), p.spread.toFixed(2), String(p.rejected), String(p.errors), p.callerCpuUs.toFixed(1), p.workerCpuUs.toFixed(1)]),
+        [
+          'workers',
+          'calls/s',
+          'speed-up',
+          'ideal',
+          'speed-up / ideal',
+          'idlest / busiest worker',
+          'rejected (retried)',
+          'errors',
+          'CPU µs/call caller',
+          'workers',
+        ],
+        pts.map((p) => [
+          String(p.workers),
+          rate(p.rate),
+          ratio(p.speedup),
+          `${p.workers}.00x`,
+          ratio(p.efficiency),
+          p.spread.toFixed(2),
+          String(p.rejected),
+          String(p.errors),
+          p.callerCpuUs.toFixed(1),
+          p.workerCpuUs.toFixed(1),
+        ]),
       ),
     )
     if (target) {
       const misses = pts.filter((p) => p.workers > 1 && p.efficiency < d.scalingTarget)
       // quick points are too short for fresh workers to warm up (docs/benchmarks.md): the verdict is a hint there
       const hint = quick ? '; quick mode: workers still warming up, the target is judged on a full run' : ''
-      console.log(`SCALING ${title}: ${misses.length === 0 ? 'target met' : `TARGET MISSED at ${misses.map((p) => `${p.workers} workers (${ratio(p.efficiency)})`).join(', ')}`} (target speed-up >= ${d.scalingTarget} x workers${hint})`)
+      console.log(
+        `SCALING ${title}: ${misses.length === 0 ? 'target met' : `TARGET MISSED at ${misses.map((p) => `${p.workers} workers (${ratio(p.efficiency)})`).join(', ')}`} (target speed-up >= ${d.scalingTarget} x workers${hint})`,
+      )
     }
   }
   const ioTitle = `handler awaits ${d.waitMs} ms, maxInFlight ${maxInFlight} and maxQueued ${maxQueued} per worker, ${maxInFlight} x workers in flight`
   show(`I/O-bound: ${ioTitle}`, io, true)
   show(`I/O-bound, balance off (each call to the queue group's random pick; for comparison): ${ioTitle}`, ioQueue, false)
-  show(`CPU-bound: ${d.spinIterations} busy-loop steps per call, ${d.cpuInFlightPerWorker} x workers in flight (${machine().cores} cores shared with caller and nats-server)`, cpu, false)
+  show(
+    `CPU-bound: ${d.spinIterations} busy-loop steps per call, ${d.cpuInFlightPerWorker} x workers in flight (${machine().cores} cores shared with caller and nats-server)`,
+    cpu,
+    false,
+  )
 
   const command = commandLine('bench:scale')
   const file = await saveResult('scale', quick, { command, options: { ...d, maxInFlight, maxQueued, maxMs }, io, ioQueue, cpu })
@@ -125,7 +195,10 @@ await runScript(async () => {
     const m = machine()
     const chart = await writeChart('bench-scale.svg', {
       title: `Worker scaling: speed-up over one worker (I/O-bound: awaits ${d.waitMs} ms, maxInFlight ${maxInFlight})`,
-      notes: [`command: ${command}  (${maxMs / 1000} s per point; each worker its own process; nats-server 2.9.10 on loopback)`, `machine: ${m.cores} cores, ${m.cpu}, ${m.node}. Dashed: ideal (k x one worker). CPU-bound measured for 1 and 2 workers only.`],
+      notes: [
+        `command: ${command}  (${maxMs / 1000} s per point; each worker its own process; nats-server 2.9.10 on loopback)`,
+        `machine: ${m.cores} cores, ${m.cpu}, ${m.node}. Dashed: ideal (k x one worker). CPU-bound measured for 1 and 2 workers only.`,
+      ],
       yLabel: 'speed-up over 1 worker',
       groups: d.ioWorkers.map((k) => `${k} worker${k > 1 ? 's' : ''}`),
       series: [

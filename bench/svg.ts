@@ -46,10 +46,12 @@ export function barChartSvg(c: BarChart): string {
   const gw = pw / c.groups.length
   const bw = Math.min(36, (gw * 0.8) / c.series.length)
   const out: string[] = []
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`)
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
+  )
   out.push(`<rect width="${W}" height="${H}" fill="#fff"/>`)
   out.push(`<text x="${M.left}" y="24" font-size="16" font-weight="bold">${esc(c.title)}</text>`)
-  c.notes.forEach((n, i) => out.push(`<text x="${M.left}" y="${42 + i * 14}" fill="#555" font-size="11">${esc(n)}</text>`))
+  for (const [i, n] of c.notes.entries()) out.push(`<text x="${M.left}" y="${42 + i * 14}" fill="#555" font-size="11">${esc(n)}</text>`)
   for (let i = 0; i <= 5; i++) {
     const v = (max * i) / 5
     out.push(`<line x1="${M.left}" x2="${W - M.right}" y1="${y(v)}" y2="${y(v)}" stroke="#e5e5e5"/>`)
@@ -62,7 +64,9 @@ export function barChartSvg(c: BarChart): string {
       const v = s.values[gi] ?? NaN
       if (!Number.isFinite(v)) return
       const x = x0 + si * bw
-      out.push(`<rect x="${x.toFixed(1)}" y="${y(v).toFixed(1)}" width="${(bw - 2).toFixed(1)}" height="${(M.top + ph - y(v)).toFixed(1)}" fill="${s.color}"><title>${esc(`${s.name} @ ${g}: ${fmt(v)}`)}</title></rect>`)
+      out.push(
+        `<rect x="${x.toFixed(1)}" y="${y(v).toFixed(1)}" width="${(bw - 2).toFixed(1)}" height="${(M.top + ph - y(v)).toFixed(1)}" fill="${s.color}"><title>${esc(`${s.name} @ ${g}: ${fmt(v)}`)}</title></rect>`,
+      )
       out.push(`<text x="${(x + bw / 2 - 1).toFixed(1)}" y="${(y(v) - 3).toFixed(1)}" text-anchor="middle" font-size="9" fill="#333">${esc(fmt(v))}</text>`)
     })
     const ref = c.reference?.values[gi]
@@ -72,11 +76,18 @@ export function barChartSvg(c: BarChart): string {
     out.push(`<text x="${M.left + gi * gw + gw / 2}" y="${M.top + ph + 18}" text-anchor="middle">${esc(g)}</text>`)
   })
   out.push(`<line x1="${M.left}" x2="${W - M.right}" y1="${M.top + ph}" y2="${M.top + ph}" stroke="#333"/>`)
-  const legend = [...c.series.map((s) => ({ name: s.name, color: s.color, dash: false })), ...(c.reference ? [{ name: c.reference.name, color: '#000', dash: true }] : [])]
+  const legend = [
+    ...c.series.map((s) => ({ name: s.name, color: s.color, dash: false })),
+    ...(c.reference ? [{ name: c.reference.name, color: '#000', dash: true }] : []),
+  ]
   let lx = M.left
   for (const l of legend) {
     const ly = H - 22
-    out.push(l.dash ? `<line x1="${lx}" x2="${lx + 14}" y1="${ly - 4}" y2="${ly - 4}" stroke="#000" stroke-dasharray="4 3"/>` : `<rect x="${lx}" y="${ly - 10}" width="12" height="12" fill="${l.color}"/>`)
+    out.push(
+      l.dash
+        ? `<line x1="${lx}" x2="${lx + 14}" y1="${ly - 4}" y2="${ly - 4}" stroke="#000" stroke-dasharray="4 3"/>`
+        : `<rect x="${lx}" y="${ly - 10}" width="12" height="12" fill="${l.color}"/>`,
+    )
     out.push(`<text x="${lx + 18}" y="${ly}">${esc(l.name)}</text>`)
     lx += 30 + l.name.length * 6.5
   }

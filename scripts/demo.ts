@@ -65,7 +65,11 @@ async function demo(): Promise<void> {
   const pw = (name: string) => `${name}-demo-password`
 
   console.log('\n1. accounts')
-  for (const [who, conn] of [['alice', alice], ['bob', bob], ['carol', carol]] as const) {
+  for (const [who, conn] of [
+    ['alice', alice],
+    ['bob', bob],
+    ['carol', carol],
+  ] as const) {
     await step(who, conn!, 'user.register', { username: names[who], password: pw(who) })
   }
   await step('alice', alice!, 'user.login', { username: names.alice, password: pw('alice') })
@@ -111,7 +115,11 @@ async function demo(): Promise<void> {
   await step('admin', admin!, 'user.login', { username: adminUser, password: adminPassword })
   const b = await step<{ delivered: number }>('admin', admin!, 'admin.broadcast', { text: `demo ${suffix}: hello everyone` })
   check(`broadcast reached at least 4 sessions (got ${b?.delivered})`, (b?.delivered ?? 0) >= 4)
-  for (const [who, conn] of [['alice', alice], ['bob', bob], ['carol', carol]] as const) {
+  for (const [who, conn] of [
+    ['alice', alice],
+    ['bob', bob],
+    ['carol', carol],
+  ] as const) {
     await expectPush(who, conn!, 'broadcast', (e) => e.event === 'broadcast' && (e.message as { text?: string }).text === `demo ${suffix}: hello everyone`)
   }
   await step('admin', admin!, 'admin.stats', {})
@@ -132,7 +140,11 @@ function startSystem(): Promise<ChildProcess> {
   const port = new URL(url).port || '80'
   console.log(`no gateway at ${url}: starting the system (scripts/start.ts, GATEWAY_PORT=${port})…`)
   const root = fileURLToPath(new URL('../', import.meta.url))
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { cwd: root, env: { ...process.env, GATEWAY_PORT: port }, stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
+    cwd: root,
+    env: { ...process.env, GATEWAY_PORT: port },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
   return new Promise((resolve, reject) => {
     let out = ''
     child.stdout!.on('data', (d: Buffer) => {
@@ -158,5 +170,7 @@ if (system !== undefined) {
   system.kill('SIGINT')
   await exited
 }
-console.log(`\n${checks - failures}/${checks} expected outcomes held${failures === 0 ? '' : ` — ${failures} did not`}${aborted ? '; the demo did not finish' : ''}`)
+console.log(
+  `\n${checks - failures}/${checks} expected outcomes held${failures === 0 ? '' : ` — ${failures} did not`}${aborted ? '; the demo did not finish' : ''}`,
+)
 process.exit(failures === 0 && !aborted ? 0 : 1)

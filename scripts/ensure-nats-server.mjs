@@ -15,7 +15,7 @@ function canApt() {
   return process.getuid?.() === 0 && spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status === 0
 }
 
-export function ensureNatsServer({ quiet = false } = {}) {
+export function ensureNatsServer() {
   let version = found()
   if (version) return version
   if (canApt()) {

@@ -33,7 +33,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const want = permissionsConf()
   if (process.argv.includes('--check')) {
     const same = readFileSync(PERMISSIONS_FILE, 'utf8') === want
-    process.stdout.write(same ? 'config/permissions.conf is up to date\n' : 'config/permissions.conf differs from services/registry.ts: run npm run permissions\n')
+    process.stdout.write(
+      same ? 'config/permissions.conf is up to date\n' : 'config/permissions.conf differs from services/registry.ts: run npm run permissions\n',
+    )
     process.exit(same ? 0 : 1)
   }
   writeFileSync(PERMISSIONS_FILE, want)

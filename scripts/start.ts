@@ -120,7 +120,14 @@ async function startNats(): Promise<string> {
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n')
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n')
 }
 
 async function main(): Promise<void> {
@@ -131,7 +138,8 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => void shutdown('SIGTERM', 0))
   const natsUrl = process.env.NATS_URL || (await startNats())
   const adminPassword = process.env.SWITCHBOARD_ADMIN_PASSWORD || DEV_ADMIN_PASSWORD
-  if (!process.env.SWITCHBOARD_ADMIN_PASSWORD) say(`SWITCHBOARD_ADMIN_PASSWORD not set: admin account '${process.env.SWITCHBOARD_ADMIN_USER || 'admin'}' gets the dev password '${DEV_ADMIN_PASSWORD}'`)
+  if (!process.env.SWITCHBOARD_ADMIN_PASSWORD)
+    say(`SWITCHBOARD_ADMIN_PASSWORD not set: admin account '${process.env.SWITCHBOARD_ADMIN_USER || 'admin'}' gets the dev password '${DEV_ADMIN_PASSWORD}'`)
   const env = { ...process.env, NATS_URL: natsUrl, SWITCHBOARD_ADMIN_PASSWORD: adminPassword }
   const node = process.execPath
   const counts = new Map<string, number>()
@@ -154,7 +162,9 @@ async function main(): Promise<void> {
   if (nats !== undefined) rows.push(['nats-server', String(nats.proc.pid), `${nats.address} (monitor http://127.0.0.1:8222)`])
   for (const c of children) rows.push([c.name, String(c.proc.pid), c.address])
   process.stdout.write(`\n${table(rows)}\n\n`)
-  say(`system ready. Web chat: ${wsUrl.replace(/^ws:/, 'http:')}/   Dashboard: ${wsUrl.replace(/^ws:/, 'http:')}/ops   Terminal: npm run chat   Demo: npm run demo   (GATEWAY_URL=${wsUrl})   Stop: Ctrl-C`)
+  say(
+    `system ready. Web chat: ${wsUrl.replace(/^ws:/, 'http:')}/   Dashboard: ${wsUrl.replace(/^ws:/, 'http:')}/ops   Terminal: npm run chat   Demo: npm run demo   (GATEWAY_URL=${wsUrl})   Stop: Ctrl-C`,
+  )
 }
 
 main().catch((err) => void shutdown(`start failed: ${(err as Error).message}`, 1))

@@ -15,7 +15,10 @@ if (!isModuleName(name)) {
 }
 
 const nc = await connectNats(name)
-const worker = await MODULES[name].start(nc, { ...chatOptionsFromEnv(process.env), logger: pinoLogger({ level: process.env.LOG_LEVEL ?? 'error', base: { module: name } }) })
+const worker = await MODULES[name].start(nc, {
+  ...chatOptionsFromEnv(process.env),
+  logger: pinoLogger({ level: process.env.LOG_LEVEL ?? 'error', base: { module: name } }),
+})
 const methods = Object.keys(worker.contract.methods).join(', ')
 process.stdout.write(`${name} worker ${worker.id} serving rpc.${name}.* (${methods}) via ${nc.getServer()}\n`)
 

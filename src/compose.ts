@@ -5,10 +5,7 @@ export type Middleware<Ctx, R = unknown> = (ctx: Ctx, next: () => Promise<R>) =>
  * Composes middleware into one function that runs them in order around `last`.
  * Calling `next()` twice in one middleware is an error.
  */
-export function compose<Ctx, R>(
-  middleware: readonly Middleware<Ctx, R>[],
-  last: (ctx: Ctx) => Promise<R>,
-): (ctx: Ctx) => Promise<R> {
+export function compose<Ctx, R>(middleware: readonly Middleware<Ctx, R>[], last: (ctx: Ctx) => Promise<R>): (ctx: Ctx) => Promise<R> {
   if (middleware.length === 0) return last
   return function composed(ctx: Ctx): Promise<R> {
     let index = -1

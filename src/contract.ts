@@ -39,14 +39,16 @@ export type InputOf<C extends AnyContract, K extends MethodName<C>> = Static<C['
 /** The output type of a method. */
 export type OutputOf<C extends AnyContract, K extends MethodName<C>> = Static<C['methods'][K]['output']>
 
+// biome-ignore lint/complexity/noBannedTypes: `{}` is the empty set of declared codes here, which keyof turns into never
 type DeclaredOf<M> = M extends { readonly errors: infer E } ? E : {}
 type DataOf<E> = E extends { readonly data: infer S extends TSchema } ? Static<S> : undefined
 
 /** The codes a method declares. */
 export type DeclaredCode<C extends AnyContract, K extends MethodName<C>> = keyof DeclaredOf<C['methods'][K]> & string
 /** The `data` type of a declared code. */
-export type DeclaredData<C extends AnyContract, K extends MethodName<C>, Code extends string> =
-  Code extends keyof DeclaredOf<C['methods'][K]> ? DataOf<DeclaredOf<C['methods'][K]>[Code]> : unknown
+export type DeclaredData<C extends AnyContract, K extends MethodName<C>, Code extends string> = Code extends keyof DeclaredOf<C['methods'][K]>
+  ? DataOf<DeclaredOf<C['methods'][K]>[Code]>
+  : unknown
 /** Every code a call of the method can end with: the system codes and the declared ones. */
 export type ErrorCodeOf<C extends AnyContract, K extends MethodName<C>> = SystemCode | DeclaredCode<C, K>
 

@@ -20,9 +20,7 @@ export class RpcError<Code extends string = string, Data = unknown> extends Erro
 
   /** The error as the wire envelope's fields. */
   toJSON(): { status: Code; message: string; data?: Data } {
-    return this.data === undefined
-      ? { status: this.code, message: this.message }
-      : { status: this.code, message: this.message, data: this.data }
+    return this.data === undefined ? { status: this.code, message: this.message } : { status: this.code, message: this.message, data: this.data }
   }
 }
 

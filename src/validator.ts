@@ -39,7 +39,10 @@ export function validatorsOf(method: MethodSpec): MethodValidators {
 
 /** The first few problems of a value that failed `validator`, with JSON-pointer paths. */
 export function issuesOf(validator: Validator, value: unknown): Issue[] {
-  return validator.Errors(value).slice(0, MAX_ISSUES).map((e) => ({ path: e.instancePath || '/', message: e.message }))
+  return validator
+    .Errors(value)
+    .slice(0, MAX_ISSUES)
+    .map((e) => ({ path: e.instancePath || '/', message: e.message }))
 }
 
 /** A one-line summary of issues, for error messages. */

@@ -31,7 +31,10 @@ async function gather(nc: NatsConnection, subject: string, body?: Uint8Array): P
 /** Starts a worker of the admin module: broadcasts to every gateway and system numbers. Every method needs role admin. */
 export async function startAdminWorker(nc: NatsConnection, options: Partial<ChatOptions> = {}): Promise<Worker<typeof Admin>> {
   const o = resolveChatOptions(options)
-  return serveChatModule(nc, Admin, {
+  return serveChatModule(
+    nc,
+    Admin,
+    {
       async broadcast({ text }, ctx) {
         const me = admin(ctx)
         const msg: ChatMessage = { messageId: nuid.next(), kind: 'broadcast', fromId: me.userId, from: me.username, text, sentAt: Date.now() }
@@ -57,5 +60,7 @@ export async function startAdminWorker(nc: NatsConnection, options: Partial<Chat
         }
         return { users, groups, messages, online: ids.size }
       },
-  }, o)
+    },
+    o,
+  )
 }

@@ -20,7 +20,10 @@ interface Command {
 
 type Profile = { username: string; online: boolean }
 
-const list = (ctx: ChatContext, rows: string[], empty: string) => (rows.length === 0 ? ctx.print(empty) : rows.forEach((r) => ctx.print(`  ${r}`)))
+const list = (ctx: ChatContext, rows: string[], empty: string) => {
+  if (rows.length === 0) ctx.print(empty)
+  for (const r of rows) ctx.print(`  ${r}`)
+}
 
 /** Sends `text` to a user, or to a group when `to` is `#<groupId>`. */
 async function say(ctx: ChatContext, to: string, text: string): Promise<void> {
@@ -87,10 +90,25 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     usage: '/friends',
     help: 'your friends and who is online',
     min: 0,
-    run: async (ctx) => list(ctx, (await ctx.conn.call<Profile[]>('friend.list', {})).map((f) => `${f.username}${f.online ? ' (online)' : ''}`), 'no friends yet: /add <username>'),
+    run: async (ctx) =>
+      list(
+        ctx,
+        (await ctx.conn.call<Profile[]>('friend.list', {})).map((f) => `${f.username}${f.online ? ' (online)' : ''}`),
+        'no friends yet: /add <username>',
+      ),
   },
-  add: { usage: '/add <username>', help: 'add a friend', min: 1, run: async (ctx, [username]) => void (await ctx.conn.call('friend.add', { username }), ctx.print(`${username} is now your friend`)) },
-  remove: { usage: '/remove <username>', help: 'remove a friend', min: 1, run: async (ctx, [username]) => void (await ctx.conn.call('friend.remove', { username }), ctx.print(`removed ${username}`)) },
+  add: {
+    usage: '/add <username>',
+    help: 'add a friend',
+    min: 1,
+    run: async (ctx, [username]) => void (await ctx.conn.call('friend.add', { username }), ctx.print(`${username} is now your friend`)),
+  },
+  remove: {
+    usage: '/remove <username>',
+    help: 'remove a friend',
+    min: 1,
+    run: async (ctx, [username]) => void (await ctx.conn.call('friend.remove', { username }), ctx.print(`removed ${username}`)),
+  },
   groups: {
     usage: '/groups',
     help: 'groups you belong to',
@@ -98,7 +116,11 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     run: async (ctx) => {
       const groups = await ctx.conn.call<{ groupId: string; name: string }[]>('group.mine', {})
       for (const g of groups) ctx.groupNames.set(g.groupId, g.name)
-      list(ctx, groups.map((g) => `#${g.groupId}  ${g.name}`), 'no groups yet: /create <name> or /join <groupId>')
+      list(
+        ctx,
+        groups.map((g) => `#${g.groupId}  ${g.name}`),
+        'no groups yet: /create <name> or /join <groupId>',
+      )
     },
   },
   create: {
@@ -111,17 +133,47 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
       ctx.print(`created #${groupId} (${name}); others join with /join ${groupId}`)
     },
   },
-  join: { usage: '/join <groupId>', help: 'join a group', min: 1, run: async (ctx, [groupId]) => void (await ctx.conn.call('group.join', { groupId: strip(groupId!) }), ctx.print(`joined #${strip(groupId!)}`)) },
-  leave: { usage: '/leave <groupId>', help: 'leave a group', min: 1, run: async (ctx, [groupId]) => void (await ctx.conn.call('group.leave', { groupId: strip(groupId!) }), ctx.print(`left #${strip(groupId!)}`)) },
+  join: {
+    usage: '/join <groupId>',
+    help: 'join a group',
+    min: 1,
+    run: async (ctx, [groupId]) => void (await ctx.conn.call('group.join', { groupId: strip(groupId!) }), ctx.print(`joined #${strip(groupId!)}`)),
+  },
+  leave: {
+    usage: '/leave <groupId>',
+    help: 'leave a group',
+    min: 1,
+    run: async (ctx, [groupId]) => void (await ctx.conn.call('group.leave', { groupId: strip(groupId!) }), ctx.print(`left #${strip(groupId!)}`)),
+  },
   members: {
     usage: '/members <groupId>',
     help: 'members of a group',
     min: 1,
-    run: async (ctx, [groupId]) => list(ctx, (await ctx.conn.call<Profile[]>('group.members', { groupId: strip(groupId!) })).map((p) => `${p.username}${p.online ? ' (online)' : ''}`), 'no members'),
+    run: async (ctx, [groupId]) =>
+      list(
+        ctx,
+        (await ctx.conn.call<Profile[]>('group.members', { groupId: strip(groupId!) })).map((p) => `${p.username}${p.online ? ' (online)' : ''}`),
+        'no members',
+      ),
   },
-  kick: { usage: '/kick <groupId> <username>', help: 'remove a member (owner only)', min: 2, run: async (ctx, [groupId, username]) => void (await ctx.conn.call('group.kick', { groupId: strip(groupId!), username }), ctx.print(`kicked ${username}`)) },
-  msg: { usage: '/msg <username> <text>', help: 'direct message (plain lines then go to them too)', min: 2, run: (ctx, [to], rest) => say(ctx, to!, rest.slice(to!.length).trim()) },
-  g: { usage: '/g <groupId> <text>', help: 'group message (plain lines then go to the group)', min: 2, run: (ctx, [groupId], rest) => say(ctx, `#${strip(groupId!)}`, rest.slice(groupId!.length).trim()) },
+  kick: {
+    usage: '/kick <groupId> <username>',
+    help: 'remove a member (owner only)',
+    min: 2,
+    run: async (ctx, [groupId, username]) => void (await ctx.conn.call('group.kick', { groupId: strip(groupId!), username }), ctx.print(`kicked ${username}`)),
+  },
+  msg: {
+    usage: '/msg <username> <text>',
+    help: 'direct message (plain lines then go to them too)',
+    min: 2,
+    run: (ctx, [to], rest) => say(ctx, to!, rest.slice(to!.length).trim()),
+  },
+  g: {
+    usage: '/g <groupId> <text>',
+    help: 'group message (plain lines then go to the group)',
+    min: 2,
+    run: (ctx, [groupId], rest) => say(ctx, `#${strip(groupId!)}`, rest.slice(groupId!.length).trim()),
+  },
   history: {
     usage: '/history <username>|#<groupId> [limit]',
     help: 'past messages of a conversation',
@@ -130,12 +182,27 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
       const page = limit === undefined ? {} : { limit: Number(limit) }
       const input = who!.startsWith('#') ? { groupId: who!.slice(1), ...page } : { with: who, ...page }
       const msgs = await ctx.conn.call<ChatMessage[]>('message.history', input)
-      list(ctx, [...msgs].reverse().map((m) => formatMessage(m, ctx.groupNames)), 'no messages')
+      list(
+        ctx,
+        [...msgs].reverse().map((m) => formatMessage(m, ctx.groupNames)),
+        'no messages',
+      )
     },
   },
   offline: { usage: '/offline', help: 'messages kept while you were away', min: 0, run: showOffline },
-  broadcast: { usage: '/broadcast <text>', help: '(admin) message every online session', min: 1, run: async (ctx, _a, text) => ctx.print(`broadcast reached ${(await ctx.conn.call<{ delivered: number }>('admin.broadcast', { text })).delivered} session(s)`) },
-  stats: { usage: '/stats', help: '(admin) numbers of the system', min: 0, run: async (ctx) => ctx.print(JSON.stringify(await ctx.conn.call('admin.stats', {}))) },
+  broadcast: {
+    usage: '/broadcast <text>',
+    help: '(admin) message every online session',
+    min: 1,
+    run: async (ctx, _a, text) =>
+      ctx.print(`broadcast reached ${(await ctx.conn.call<{ delivered: number }>('admin.broadcast', { text })).delivered} session(s)`),
+  },
+  stats: {
+    usage: '/stats',
+    help: '(admin) numbers of the system',
+    min: 0,
+    run: async (ctx) => ctx.print(JSON.stringify(await ctx.conn.call('admin.stats', {}))),
+  },
 }
 
 const strip = (groupId: string) => (groupId.startsWith('#') ? groupId.slice(1) : groupId)

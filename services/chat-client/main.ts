@@ -39,7 +39,7 @@ rl.on('line', (raw) => {
   const line = parseLine(raw)
   queue = queue.then(async () => {
     if (closing) return
-    if (line.kind === 'quit') return void (closing = true, rl.close())
+    if (line.kind === 'quit') return void ((closing = true), rl.close())
     if (line.kind === 'empty') return rl.prompt()
     await runLine(ctx, line).then(
       () => rl.prompt(),

@@ -24,7 +24,10 @@ function edit(kv: KV, userId: string, other: string, add: boolean): Promise<bool
 export async function startFriendWorker(nc: NatsConnection, options: Partial<ChatOptions> = {}): Promise<Worker<typeof Friend>> {
   const o = resolveChatOptions(options)
   const kv = await openBucket(nc, FRIENDS_BUCKET, o.replicas)
-  return serveChatModule(nc, Friend, {
+  return serveChatModule(
+    nc,
+    Friend,
+    {
       async add({ username }, ctx) {
         const me = caller(ctx)
         const other = await ctx.client(User).lookup({ username })
@@ -47,5 +50,7 @@ export async function startFriendWorker(nc: NatsConnection, options: Partial<Cha
         if (ids.length === 0) return []
         return ctx.client(User).profiles({ userIds: ids })
       },
-  }, o)
+    },
+    o,
+  )
 }

@@ -201,7 +201,9 @@ function handleHttp(req: IncomingMessage, res: ServerResponse, monitor: OpsMonit
     return
   }
   if (serveWeb(path, req, res) || handleOpsHttp(monitor, path, req, res)) return
-  res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found: the chat page is at /, the operations dashboard at /ops; WebSocket clients connect to any path\n')
+  res
+    .writeHead(404, { 'content-type': 'text/plain; charset=utf-8' })
+    .end('not found: the chat page is at /, the operations dashboard at /ops; WebSocket clients connect to any path\n')
 }
 
 function listen(http: Server, opts: ResolvedGatewayOptions): Promise<number> {

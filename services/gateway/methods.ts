@@ -12,7 +12,12 @@ export interface CallableMethod {
 }
 
 const entries = Object.values(MODULES).flatMap((m) =>
-  Object.entries(m.gateway as Record<string, Access>).map(([method, access]) => ({ contract: m.contract as AnyContract, method, access, call: `${m.name}.${method}` })),
+  Object.entries(m.gateway as Record<string, Access>).map(([method, access]) => ({
+    contract: m.contract as AnyContract,
+    method,
+    access,
+    call: `${m.name}.${method}`,
+  })),
 )
 
 /**

@@ -1,4 +1,4 @@
-import { RpcError } from 'switchboard'
+import type { RpcError } from 'switchboard'
 
 /** Version of the gateway's JSON protocol, sent in the hello frame. */
 export const PROTOCOL_VERSION = 1

@@ -6,7 +6,6 @@ import type { Session } from './session.ts'
 
 const USER_ID = /^[A-Za-z0-9_-]{1,64}$/
 
-
 interface UserEntry {
   readonly sessions: Set<Session>
   readonly subs: Subscription[]

@@ -70,7 +70,7 @@ export class Groups {
   async of(userId: string): Promise<GroupRecord[]> {
     const ids = (await readValue<string[]>(this.kv, `m.${userId}`))?.value ?? []
     const groups = await Promise.all(ids.map((id) => this.get(id)))
-    return groups.filter((g): g is GroupRecord => g !== undefined && g.members.includes(userId))
+    return groups.filter((g): g is GroupRecord => g?.members.includes(userId) === true)
   }
 
   async count(): Promise<number> {

@@ -12,7 +12,10 @@ export async function startGroupWorker(nc: NatsConnection, options: Partial<Chat
   const o = resolveChatOptions(options)
   const groups = await Groups.open(nc, o.replicas)
   const missing = (groupId: string) => `no group '${groupId}'`
-  return serveChatModule(nc, Group, {
+  return serveChatModule(
+    nc,
+    Group,
+    {
       async create({ name }, ctx) {
         const g = await groups.create(name, caller(ctx).userId)
         return { groupId: g.groupId }
@@ -53,5 +56,7 @@ export async function startGroupWorker(nc: NatsConnection, options: Partial<Chat
         admin(ctx)
         return { groups: await groups.count() }
       },
-  }, o)
+    },
+    o,
+  )
 }

@@ -38,7 +38,10 @@ export async function startMessageWorker(nc: NatsConnection, options: Partial<Ch
     return false
   }
 
-  return serveChatModule(nc, MessageService, {
+  return serveChatModule(
+    nc,
+    MessageService,
+    {
       async send({ to, text }, ctx) {
         const me = caller(ctx)
         const target = await ctx.client(User).lookup({ username: to })
@@ -90,5 +93,7 @@ export async function startMessageWorker(nc: NatsConnection, options: Partial<Ch
         admin(ctx)
         return { messages: await store.count() }
       },
-  }, o)
+    },
+    o,
+  )
 }

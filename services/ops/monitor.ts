@@ -107,7 +107,18 @@ export class OpsMonitor {
 
   /** The latest snapshot (after the first poll), or an empty one. */
   snapshot(): OpsSnapshot {
-    return this.#latest ?? { at: Date.now(), intervalMs: this.#opts.intervalMs, windowMs: this.#opts.windowMs, polls: 0, times: [], rate: [], errorRate: [], services: [] }
+    return (
+      this.#latest ?? {
+        at: Date.now(),
+        intervalMs: this.#opts.intervalMs,
+        windowMs: this.#opts.windowMs,
+        polls: 0,
+        times: [],
+        rate: [],
+        errorRate: [],
+        services: [],
+      }
+    )
   }
 
   /** Calls `listener` with every new snapshot until the returned function is called. */
@@ -200,7 +211,16 @@ export class OpsMonitor {
             if (ep.last_error) t.last = ep.last_error
             totals.set(ep.name, t)
           }
-          return { id: reply.id, version: reply.version, started: reply.started, rtt: Math.round(rtt * 10) / 10, requests, errors, stale: misses > 0, metadata: reply.metadata ?? {} }
+          return {
+            id: reply.id,
+            version: reply.version,
+            started: reply.started,
+            rtt: Math.round(rtt * 10) / 10,
+            requests,
+            errors,
+            stale: misses > 0,
+            metadata: reply.metadata ?? {},
+          }
         })
         const methods: MethodView[] = [...totals.entries()]
           .sort(([a], [b]) => a.localeCompare(b))
@@ -233,7 +253,16 @@ export class OpsMonitor {
         }
       })
     const all = this.#series(() => true)
-    return { at: now, intervalMs: o.intervalMs, windowMs: o.windowMs, polls: this.#polls, times: this.#ticks.map((t) => t.at), rate: all.rate, errorRate: all.errorRate, services }
+    return {
+      at: now,
+      intervalMs: o.intervalMs,
+      windowMs: o.windowMs,
+      polls: this.#polls,
+      times: this.#ticks.map((t) => t.at),
+      rate: all.rate,
+      errorRate: all.errorRate,
+      services,
+    }
   }
 
   #series(match: (key: string) => boolean): { rate: number[]; errorRate: number[] } {

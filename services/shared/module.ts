@@ -35,7 +35,9 @@ export interface ChatModule<C extends AnyContract = AnyContract> {
 }
 
 /** Declares a chat module; checks what the types cannot. */
-export function defineModule<C extends AnyContract>(m: Omit<ChatModule<C>, 'name' | 'copies' | 'nats'> & { copies?: number; nats?: ModuleNats }): ChatModule<C> {
+export function defineModule<C extends AnyContract>(
+  m: Omit<ChatModule<C>, 'name' | 'copies' | 'nats'> & { copies?: number; nats?: ModuleNats },
+): ChatModule<C> {
   const copies = m.copies ?? 1
   if (!Number.isInteger(copies) || copies < 1) throw new TypeError(`module ${m.contract.name}: copies must be a positive integer`)
   for (const method of Object.keys(m.contract.methods)) {

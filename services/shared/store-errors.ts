@@ -1,7 +1,15 @@
 import { RpcError, systemError, type CallContext } from 'switchboard'
 
 /** nats.js / JetStream errors that mean "the state store cannot answer right now", not "the handler is wrong". */
-const TRANSIENT = new Set(['TimeoutError', 'NoResponders', 'RequestError', 'JetStreamNotEnabled', 'ClosedConnectionError', 'ConnectionError', 'DrainingConnectionError'])
+const TRANSIENT = new Set([
+  'TimeoutError',
+  'NoResponders',
+  'RequestError',
+  'JetStreamNotEnabled',
+  'ClosedConnectionError',
+  'ConnectionError',
+  'DrainingConnectionError',
+])
 const TRANSIENT_API = /no leader|not ready|unavailable|temporarily|insufficient resources|timeout/i
 
 /** Whether `err` is a passing failure of NATS or JetStream (a server lost, a leader election, a timeout). */

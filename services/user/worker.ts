@@ -31,7 +31,10 @@ export async function startUserWorker(nc: NatsConnection, options: Partial<ChatO
     return identity
   }
 
-  return serveChatModule(nc, User, {
+  return serveChatModule(
+    nc,
+    User,
+    {
       async register({ username, password }, ctx) {
         const account = await accounts.create(username, password)
         if (account === undefined) throw ctx.error('USERNAME_TAKEN', `the username '${username}' is taken`)
@@ -68,5 +71,8 @@ export async function startUserWorker(nc: NatsConnection, options: Partial<ChatO
         admin(ctx)
         return { users: await accounts.count() }
       },
-  }, o, { auth: AUTH_METHODS, resolve, authCacheMs: 0 })
+    },
+    o,
+    { auth: AUTH_METHODS, resolve, authCacheMs: 0 },
+  )
 }

@@ -62,31 +62,32 @@ function inboxPrefixFor(user: string | undefined): string | undefined {
   return user === undefined || user === '' ? undefined : `_INBOX_${user}`
 }
 
-/** Parses argv (without node and script) with the environment as fallback; throws UsageError. */
-export function parseCli(argv: readonly string[], env: Record<string, string | undefined>): CliArgs {
-  let parsed
+/** The options the CLI takes (node:util parseArgs). */
+const OPTIONS = {
+  server: { type: 'string', short: 's' },
+  user: { type: 'string' },
+  password: { type: 'string' },
+  'inbox-prefix': { type: 'string' },
+  json: { type: 'boolean', default: false },
+  long: { type: 'boolean', short: 'l', default: false },
+  auth: { type: 'string' },
+  timeout: { type: 'string' },
+  wait: { type: 'string' },
+  prefix: { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const
+
+function readArgv(argv: readonly string[]) {
   try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        server: { type: 'string', short: 's' },
-        user: { type: 'string' },
-        password: { type: 'string' },
-        'inbox-prefix': { type: 'string' },
-        json: { type: 'boolean', default: false },
-        long: { type: 'boolean', short: 'l', default: false },
-        auth: { type: 'string' },
-        timeout: { type: 'string' },
-        wait: { type: 'string' },
-        prefix: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    })
+    return parseArgs({ args: [...argv], allowPositionals: true, options: OPTIONS })
   } catch (err) {
     throw new UsageError((err as Error).message)
   }
-  const { values: v, positionals } = parsed
+}
+
+/** Parses argv (without node and script) with the environment as fallback; throws UsageError. */
+export function parseCli(argv: readonly string[], env: Record<string, string | undefined>): CliArgs {
+  const { values: v, positionals } = readArgv(argv)
   const [first, ...rest] = positionals
   const command = v.help || first === undefined ? Command.help : first
   if (!Object.hasOwn(Command, command)) throw new UsageError(`unknown command '${command}'`)

@@ -65,7 +65,10 @@ export async function infoCmd(nc: NatsConnection, args: CliArgs, io: Io): Promis
     io.out(json(summary))
     return 0
   }
-  const lines = [`${name} ${summary.versions.join(', ')}${newest.description ? ` - ${newest.description}` : ''}`, `instances: ${found.length} (${summary.instances.join(', ')})`]
+  const lines = [
+    `${name} ${summary.versions.join(', ')}${newest.description ? ` - ${newest.description}` : ''}`,
+    `instances: ${found.length} (${summary.instances.join(', ')})`,
+  ]
   for (const m of methods) {
     lines.push('', `${m.name}  ${m.subject}  queue ${m.queue_group}${m.idempotent ? '  idempotent' : ''}${m.description ? `  - ${m.description}` : ''}`)
     lines.push(`  input:  ${JSON.stringify(m.input)}`, `  output: ${JSON.stringify(m.output)}`)
@@ -82,11 +85,15 @@ export async function statsCmd(nc: NatsConnection, args: CliArgs, io: Io): Promi
   const name = requireService(args)
   const found = (await stats(nc, name, args.wait)).map((f) => f.reply as MicroStats)
   if (found.length === 0) return notFound(name, io)
-  const methods = new Map<string, { method: string; instances: object[]; total: { num_requests: number; num_errors: number; processing_time: number; average_processing_time: number } }>()
+  const methods = new Map<
+    string,
+    { method: string; instances: object[]; total: { num_requests: number; num_errors: number; processing_time: number; average_processing_time: number } }
+  >()
   for (const s of found) {
     for (const e of s.endpoints) {
       let m = methods.get(e.name)
-      if (m === undefined) methods.set(e.name, (m = { method: e.name, instances: [], total: { num_requests: 0, num_errors: 0, processing_time: 0, average_processing_time: 0 } }))
+      if (m === undefined)
+        methods.set(e.name, (m = { method: e.name, instances: [], total: { num_requests: 0, num_errors: 0, processing_time: 0, average_processing_time: 0 } }))
       m.instances.push({ id: s.id, ...e })
       m.total.num_requests += e.num_requests
       m.total.num_errors += e.num_errors
@@ -101,7 +108,15 @@ export async function statsCmd(nc: NatsConnection, args: CliArgs, io: Io): Promi
   const rows = [['METHOD', 'INSTANCE', 'REQUESTS', 'ERRORS', 'AVERAGE', 'LAST', 'LAST ERROR']]
   for (const m of methods.values()) {
     for (const i of m.instances as (MicroStats['endpoints'][number] & { id: string })[]) {
-      rows.push([m.method, i.id, String(i.num_requests), String(i.num_errors), nanos(i.average_processing_time), nanos(i.data?.last_processing_time ?? 0), i.last_error])
+      rows.push([
+        m.method,
+        i.id,
+        String(i.num_requests),
+        String(i.num_errors),
+        nanos(i.average_processing_time),
+        nanos(i.data?.last_processing_time ?? 0),
+        i.last_error,
+      ])
     }
     rows.push([m.method, '(total)', String(m.total.num_requests), String(m.total.num_errors), nanos(m.total.average_processing_time), '-', ''])
   }

@@ -31,7 +31,15 @@ const COMMANDS: Record<Exclude<Command, 'help'>, (nc: NatsConnection, args: CliA
 
 async function connectTo(args: CliArgs): Promise<NatsConnection> {
   try {
-    return await connect({ servers: args.server, user: args.user, pass: args.password, inboxPrefix: args.inboxPrefix, name: 'switchboard-cli', reconnect: false, timeout: 3_000 })
+    return await connect({
+      servers: args.server,
+      user: args.user,
+      pass: args.password,
+      inboxPrefix: args.inboxPrefix,
+      name: 'switchboard-cli',
+      reconnect: false,
+      timeout: 3_000,
+    })
   } catch (err) {
     throw new UnreachableError(args.server, { cause: err })
   }

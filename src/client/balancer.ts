@@ -14,7 +14,6 @@ export interface BalanceOptions {
 
 export const DEFAULT_BALANCE: BalanceOptions = Object.freeze({ exploreEvery: 16, maxInstances: 256 })
 
-
 /** A worker instance a client heard from, and the client's calls in flight to it. */
 export class Instance {
   outstanding = 0

@@ -101,7 +101,9 @@ export class Call implements ClientContext {
     try {
       this.#body = encodeBody(this.input)
     } catch (err) {
-      return Promise.reject(systemError('INVALID_ARGUMENT', `input for ${this.service}.${this.method} cannot be encoded: ${(err as Error).message}`, undefined, err))
+      return Promise.reject(
+        systemError('INVALID_ARGUMENT', `input for ${this.service}.${this.method} cannot be encoded: ${(err as Error).message}`, undefined, err),
+      )
     }
     if (this.#spec.idempotent === true) this.#attempts = this.#settings.retry.attempts
     return new Promise((resolve, reject) => {
@@ -126,7 +128,15 @@ export class Call implements ClientContext {
     this.#attemptDeadline = now + timeout
     const instance = this.#settings.balancer?.pick()
     this.#instance = instance
-    this.#settings.caller.send(instance === undefined ? this.subject : instance.subjectOf(this.subject), this.#body!, this.#headers, timeout, this.signal, Call.#sink, this)
+    this.#settings.caller.send(
+      instance === undefined ? this.subject : instance.subjectOf(this.subject),
+      this.#body!,
+      this.#headers,
+      timeout,
+      this.signal,
+      Call.#sink,
+      this,
+    )
   }
 
   #onReply(msg: Msg): void {

@@ -102,7 +102,15 @@ export class Caller {
    * RESOURCE_EXHAUSTED (over the server's max_payload). Never throws; the sink may be called before this returns.
    * Callbacks instead of a promise: the client settles one promise per call, across all its attempts.
    */
-  send<A>(subject: string, body: Uint8Array, headers: MsgHdrs | undefined, timeoutMs: number, signal: AbortSignal | undefined, sink: ReplySink<A>, arg: A): void {
+  send<A>(
+    subject: string,
+    body: Uint8Array,
+    headers: MsgHdrs | undefined,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+    sink: ReplySink<A>,
+    arg: A,
+  ): void {
     if (!this.connected) return sink.fail(arg, systemError('UNAVAILABLE', `not connected to NATS: cannot call ${subject}`), undefined)
     if (signal?.aborted) return sink.fail(arg, cancelled(subject, signal.reason), undefined)
     const max = this.nc.info?.max_payload
@@ -126,7 +134,8 @@ export class Caller {
       publish(this.nc, subject, `${this.#prefix}.${token.toString(36)}`, headers, body)
     } catch (err) {
       // only the headers can have taken the request over max_payload here: the body alone was checked above
-      if (err instanceof InvalidArgumentError && max !== undefined && body.length + headersLength(headers) > max) this.#fail(token, tooLarge(subject, body.length, max), undefined)
+      if (err instanceof InvalidArgumentError && max !== undefined && body.length + headersLength(headers) > max)
+        this.#fail(token, tooLarge(subject, body.length, max), undefined)
       else this.#fail(token, systemError('UNAVAILABLE', `cannot publish to ${subject}: ${(err as Error).message}`, undefined, err), Fate.unsent)
     }
   }
@@ -164,7 +173,8 @@ export class Caller {
   /** The server refused a publish: the pending calls to that subject fail now instead of at their deadline. */
   #publishRefused(subject: string, err: Error): void {
     for (const p of this.#pending.entries()) {
-      if (p.subject === subject) this.#fail(p.token, systemError('PERMISSION_DENIED', `not allowed to call ${subject}: ${err.message}`, undefined, err), Fate.refused)
+      if (p.subject === subject)
+        this.#fail(p.token, systemError('PERMISSION_DENIED', `not allowed to call ${subject}: ${err.message}`, undefined, err), Fate.refused)
     }
   }
 
@@ -174,7 +184,8 @@ export class Caller {
         this.#up = false
         this.#failAll('connection to NATS lost')
       } else if (s.type === 'reconnect') this.#up = true
-      else if (s.type === 'error' && s.error instanceof PermissionViolationError && s.error.operation === 'publish') this.#publishRefused(s.error.subject, s.error)
+      else if (s.type === 'error' && s.error instanceof PermissionViolationError && s.error.operation === 'publish')
+        this.#publishRefused(s.error.subject, s.error)
     }
     this.#failAll('connection to NATS closed')
   }
@@ -242,7 +253,8 @@ function timedOut(p: Pending): RpcError {
  * report the deadline, as the outer call does.
  */
 export function cancelled(subject: string, reason: unknown): RpcError {
-  if (isRpcError(reason) && reason.code === 'DEADLINE_EXCEEDED') return systemError('DEADLINE_EXCEEDED', `call to ${subject} cut off at the caller's deadline`, undefined, reason)
+  if (isRpcError(reason) && reason.code === 'DEADLINE_EXCEEDED')
+    return systemError('DEADLINE_EXCEEDED', `call to ${subject} cut off at the caller's deadline`, undefined, reason)
   return systemError('CANCELLED', `call to ${subject} cancelled`, undefined, reason)
 }
 

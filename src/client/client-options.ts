@@ -96,4 +96,3 @@ export function checkTimeout(ms: number): number {
   if (!(ms > 0) || !Number.isFinite(ms)) throw new TypeError(`timeout must be a finite, positive number of ms, got ${ms}`)
   return ms
 }
-

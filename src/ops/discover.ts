@@ -40,7 +40,11 @@ export async function discover<T extends MicroIdentity>(nc: NatsConnection, verb
   const t0 = performance.now()
   const text = new TextDecoder()
   try {
-    const replies = await nc.requestMany(microSubject(verb, service), Empty, until === 'stall' ? { strategy: 'stall', maxWait: wait, stall: STALL_MS } : { strategy: 'timer', maxWait: wait })
+    const replies = await nc.requestMany(
+      microSubject(verb, service),
+      Empty,
+      until === 'stall' ? { strategy: 'stall', maxWait: wait, stall: STALL_MS } : { strategy: 'timer', maxWait: wait },
+    )
     for await (const m of replies) {
       if (m.data.length === 0) continue
       try {

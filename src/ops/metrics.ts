@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { Counter, Histogram, Registry, register as globalRegistry } from 'prom-client'
+import { Counter, Histogram, type Registry, register as globalRegistry } from 'prom-client'
 
 /** Prometheus metrics of a worker; unset fields take their value from DEFAULT_METRICS_OPTIONS. */
 export interface MetricsOptions {
@@ -80,20 +80,33 @@ export class RpcMetrics {
 
   constructor(readonly options: ResolvedMetricsOptions) {
     const registers = [options.registry]
-    this.requests = metric(options.registry, MetricName.Requests, () =>
-      new Counter({ name: MetricName.Requests, help: 'Calls answered, per method', labelNames: ['service', 'method'] as const, registers }),
+    this.requests = metric(
+      options.registry,
+      MetricName.Requests,
+      () => new Counter({ name: MetricName.Requests, help: 'Calls answered, per method', labelNames: ['service', 'method'] as const, registers }),
     )
-    this.errors = metric(options.registry, MetricName.Errors, () =>
-      new Counter({ name: MetricName.Errors, help: 'Calls answered with an error, per method and code', labelNames: ['service', 'method', 'code'] as const, registers }),
+    this.errors = metric(
+      options.registry,
+      MetricName.Errors,
+      () =>
+        new Counter({
+          name: MetricName.Errors,
+          help: 'Calls answered with an error, per method and code',
+          labelNames: ['service', 'method', 'code'] as const,
+          registers,
+        }),
     )
-    this.duration = metric(options.registry, MetricName.Duration, () =>
-      new Histogram({
-        name: MetricName.Duration,
-        help: 'Time from receiving a request to replying, per method, in seconds',
-        labelNames: ['service', 'method'] as const,
-        buckets: [...options.buckets],
-        registers,
-      }),
+    this.duration = metric(
+      options.registry,
+      MetricName.Duration,
+      () =>
+        new Histogram({
+          name: MetricName.Duration,
+          help: 'Time from receiving a request to replying, per method, in seconds',
+          labelNames: ['service', 'method'] as const,
+          buckets: [...options.buckets],
+          registers,
+        }),
     )
   }
 

@@ -143,16 +143,16 @@ export function subscribeMicro(nc: NatsConnection, host: MicroHost): Subscriptio
     const reply = replies[verb]
     for (const subject of microSubjects(verb, host.contract.name, host.id)) {
       subs.push(
-      nc.subscribe(subject, {
-        callback: (err, msg) => {
-          try {
-            if (err === null && msg.reply) msg.respond(reply())
-          } catch {
-            // a discovery reply that cannot be sent (connection closing) is not worth a crash
-          }
-        },
-      }),
-    )
+        nc.subscribe(subject, {
+          callback: (err, msg) => {
+            try {
+              if (err === null && msg.reply) msg.respond(reply())
+            } catch {
+              // a discovery reply that cannot be sent (connection closing) is not worth a crash
+            }
+          },
+        }),
+      )
     }
   }
   return subs

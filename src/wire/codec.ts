@@ -5,9 +5,7 @@ import { KeyCache, MsgpackReader } from './msgpack/reader.ts'
 import { MsgpackWriter } from './msgpack/writer.ts'
 
 /** The reply envelope of wire protocol v1. */
-export type Envelope =
-  | { readonly status: typeof OK; readonly result: unknown }
-  | { readonly status: string; readonly message: string; readonly data?: unknown }
+export type Envelope = { readonly status: typeof OK; readonly result: unknown } | { readonly status: string; readonly message: string; readonly data?: unknown }
 
 /** An error as a worker sends it: code, number, message and data (the envelope's fields and the ADR-32 headers). */
 export interface Failure {

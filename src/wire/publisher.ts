@@ -58,4 +58,3 @@ function plainSubject(s: string): boolean {
   }
   return true
 }
-

@@ -96,10 +96,13 @@ export class CallContext<State extends object = Record<string, unknown>> {
         this.host.live.add((this.#live = { token: 0, ctx: this }))
         const left = this.deadline - Date.now()
         if (left <= MAX_TIMER_MS) {
-          this.#timer = setTimeout(() => {
-            this.#expired = true
-            c.abort(new RpcError('DEADLINE_EXCEEDED', 'deadline passed'))
-          }, Math.max(0, left))
+          this.#timer = setTimeout(
+            () => {
+              this.#expired = true
+              c.abort(new RpcError('DEADLINE_EXCEEDED', 'deadline passed'))
+            },
+            Math.max(0, left),
+          )
         }
       }
     }

@@ -139,7 +139,10 @@ export class CallPipeline {
   #checkResult(e: Endpoint, ctx: CallContext<object>, out: unknown): unknown {
     if (ctx.expired) return systemError('DEADLINE_EXCEEDED', `${e.subject} finished after its deadline`)
     if (this.deps.validateOutput && !e.validators.output.Check(out)) {
-      this.deps.logger.error({ service: this.deps.service, method: e.name, id: ctx.id, issues: issuesOf(e.validators.output, out) }, 'handler output does not match the contract')
+      this.deps.logger.error(
+        { service: this.deps.service, method: e.name, id: ctx.id, issues: issuesOf(e.validators.output, out) },
+        'handler output does not match the contract',
+      )
       return systemError('INTERNAL', 'internal error: result does not match the contract')
     }
     return NO_ERROR

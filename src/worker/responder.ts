@@ -57,7 +57,11 @@ export class Responder {
       const headers =
         f === undefined
           ? advert
-          : wireHeaders({ [Header.ServiceError]: headerSafe(f.message), [Header.ServiceErrorCode]: String(f.status), ...(advert && { [Header.Instance]: this.#id }) })
+          : wireHeaders({
+              [Header.ServiceError]: headerSafe(f.message),
+              [Header.ServiceErrorCode]: String(f.status),
+              ...(advert && { [Header.Instance]: this.#id }),
+            })
       publish(this.nc, msg.reply, '', headers, body)
     } catch (err) {
       if (f?.code === 'RESOURCE_EXHAUSTED' || this.nc.isClosed()) return

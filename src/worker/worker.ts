@@ -11,7 +11,7 @@ import { validatorsOf } from '../validator.ts'
 import { readHeaders, Header } from '../wire/headers.ts'
 import { isInstanceId, methodSubject } from '../wire/subjects.ts'
 import { Admission, Refusal } from './admission.ts'
-import { CallContext, type ContextHost, type HandlerContext, type LiveContext } from './context.ts'
+import type { CallContext, ContextHost, HandlerContext, LiveContext } from './context.ts'
 import { Endpoint, type EndpointStats } from './endpoint.ts'
 import { CallPipeline, parseDeadline } from './pipeline.ts'
 import { Responder } from './responder.ts'
@@ -161,7 +161,10 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
     if (subs.length === 0) return
     if (subs.some((s) => s.isClosed())) {
       for (const s of subs) s.unsubscribe()
-      this.options.logger.warn({ service: this.contract.name, id: this.id }, `cannot subscribe to this instance's own subjects (${subs[0]!.getSubject()}): serving the queue group only`)
+      this.options.logger.warn(
+        { service: this.contract.name, id: this.id },
+        `cannot subscribe to this instance's own subjects (${subs[0]!.getSubject()}): serving the queue group only`,
+      )
       return
     }
     // a direct subscription closed while running (the server dropped it): stop sending clients to it
@@ -225,7 +228,11 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
     const { contract, id, options } = this
     const failure =
       why === Refusal.full
-        ? { code: 'RESOURCE_EXHAUSTED', status: 429, message: `${contract.name} worker ${id} is at its limit of ${options.maxInFlight} calls in flight and ${options.maxQueued} waiting` }
+        ? {
+            code: 'RESOURCE_EXHAUSTED',
+            status: 429,
+            message: `${contract.name} worker ${id} is at its limit of ${options.maxInFlight} calls in flight and ${options.maxQueued} waiting`,
+          }
         : why === Refusal.expired
           ? { code: 'DEADLINE_EXCEEDED', status: 504, message: `deadline passed while ${w.endpoint.subject} waited for a slot` }
           : { code: 'UNAVAILABLE', status: 503, message: `${contract.name} worker ${id} stopped before the call started` }

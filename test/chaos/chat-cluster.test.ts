@@ -51,17 +51,21 @@ t.test('cluster - the chat system loses no acknowledged message when one of thre
   t.ok(before > 0, `messages were acknowledged before the kill (${before})`)
   t.ok(afterKill > before, `and after it: the system kept serving (${afterKill - before} more)`)
 
-  const stored = await eventually(async () => {
-    const ids = new Set<string>()
-    let before: number | undefined
-    for (;;) {
-      const page = await alice.message.history({ with: bob.username, limit: 200, ...(before === undefined ? {} : { before }) })
-      let added = 0
-      for (const m of page) if (!ids.has(m.messageId) && ids.add(m.messageId)) added++
-      if (page.length < 200 || added === 0) return ids
-      before = page[page.length - 1]!.sentAt + 1 // messages of the same millisecond come again; the set drops them
-    }
-  }, 20, 250)
+  const stored = await eventually(
+    async () => {
+      const ids = new Set<string>()
+      let before: number | undefined
+      for (;;) {
+        const page = await alice.message.history({ with: bob.username, limit: 200, ...(before === undefined ? {} : { before }) })
+        let added = 0
+        for (const m of page) if (!ids.has(m.messageId) && ids.add(m.messageId)) added++
+        if (page.length < 200 || added === 0) return ids
+        before = page[page.length - 1]!.sentAt + 1 // messages of the same millisecond come again; the set drops them
+      }
+    },
+    20,
+    250,
+  )
   const lost = [...acked].filter((id) => !stored.has(id))
   rows.push({ scenario: 'chat: kill 1 of 3 servers during message.send load', calls: sent, failed: sent - acked.size, lost: lost.length, codes })
   t.equal(lost.length, 0, `every acknowledged message is still stored (${acked.size} acknowledged, ${stored.size} stored)`)

@@ -15,7 +15,6 @@ t.teardown(() => {
 const enc = new TextEncoder()
 const dec = new TextDecoder()
 
-
 async function countLost(kv: KV, jsm: JetStreamManager, keys: readonly string[], seqs: ReadonlyMap<number, string>): Promise<number> {
   let lost = 0
   for (const key of keys) {
@@ -90,7 +89,11 @@ t.test('cluster - losing one of three servers under load: calls keep being serve
     note: `${keys.length} KV puts + ${seqs.size} stream publishes got OK, all checked afterwards`,
   })
   t.equal(c.hung + c.wrong, 0, 'no call hung or got a wrong reply')
-  t.same(Object.keys(c.codes).filter((k) => k !== 'UNAVAILABLE' && k !== 'DEADLINE_EXCEEDED'), [], 'calls fail only with UNAVAILABLE/DEADLINE_EXCEEDED')
+  t.same(
+    Object.keys(c.codes).filter((k) => k !== 'UNAVAILABLE' && k !== 'DEADLINE_EXCEEDED'),
+    [],
+    'calls fail only with UNAVAILABLE/DEADLINE_EXCEEDED',
+  )
   t.ok(c.ok > c.calls * 0.9, `most calls succeed across the failover (${c.ok}/${c.calls})`)
   t.equal(w.hung, 0, 'no write hung')
   t.ok(keys.length > 0 && seqs.size > 0, `writes got OK (${keys.length} puts, ${seqs.size} publishes)`)
@@ -102,5 +105,9 @@ t.test('cluster - losing one of three servers under load: calls keep being serve
   // JetStream may still be electing new leaders right after the loss: the write is retried until it is taken
   await eventually(() => kv.put('after', enc.encode('after')), 100, 100)
   t.equal(dec.decode((await eventually(() => kv.get('after')))!.value), 'after', 'the R3 bucket takes writes with two servers left')
-  t.same(workers.map((p) => p.child.exitCode), [null, null], 'the worker processes never restarted')
+  t.same(
+    workers.map((p) => p.child.exitCode),
+    [null, null],
+    'the worker processes never restarted',
+  )
 })

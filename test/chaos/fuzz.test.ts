@@ -41,10 +41,13 @@ function rssMb(pid: number): number {
  */
 async function withRss<T>(pids: number[], work: () => Promise<T>): Promise<{ result: T; medians: number[] }> {
   const samples: number[][] = pids.map((pid) => [rssMb(pid)])
-  const timer = setInterval(() => pids.forEach((pid, i) => samples[i]!.push(rssMb(pid))), RSS_SAMPLE_MS)
+  const sample = () => {
+    for (const [i, pid] of pids.entries()) samples[i]!.push(rssMb(pid))
+  }
+  const timer = setInterval(sample, RSS_SAMPLE_MS)
   try {
     const result = await work()
-    pids.forEach((pid, i) => samples[i]!.push(rssMb(pid)))
+    sample()
     return { result, medians: samples.map((s) => s.sort((a, b) => a - b)[Math.floor(s.length / 2)]!) }
   } finally {
     clearInterval(timer)
@@ -168,8 +171,18 @@ t.test('fuzz - malformed requests to every method of the echo service and of eve
     t.test(`fuzz - ${contract.name}`, async (t) => {
       const procs = system.workers[contract.name as keyof typeof system.workers] ?? []
       t.ok(procs.length > 0, `${contract.name} runs`)
-      await fuzzService(t, nc, contract, procs.map((p) => p.child.pid!), async () => t.match(await alive(), /^[A-Z_]+$/))
-      t.same(procs.map((p) => p.child.exitCode), procs.map(() => null), `every ${contract.name} process is still running`)
+      await fuzzService(
+        t,
+        nc,
+        contract,
+        procs.map((p) => p.child.pid!),
+        async () => t.match(await alive(), /^[A-Z_]+$/),
+      )
+      t.same(
+        procs.map((p) => p.child.exitCode),
+        procs.map(() => null),
+        `every ${contract.name} process is still running`,
+      )
     })
   }
 

@@ -22,8 +22,14 @@ async function write(kv: KV, js: JetStreamClient, tag: string, n: number) {
     Array.from({ length: n }, async (_, i) => {
       const key = `${tag}.k${i}`
       const body = `${tag}/${i}`
-      await kv.put(key, enc.encode(body)).then(() => keys.push(key), () => failed++)
-      await js.publish(`chat.msg.${tag}.${i}`, enc.encode(body), { msgID: body }).then((a) => seqs.set(a.seq, body), () => failed++)
+      await kv.put(key, enc.encode(body)).then(
+        () => keys.push(key),
+        () => failed++,
+      )
+      await js.publish(`chat.msg.${tag}.${i}`, enc.encode(body), { msgID: body }).then(
+        (a) => seqs.set(a.seq, body),
+        () => failed++,
+      )
     }),
   )
   return { keys, seqs, failed }
@@ -43,7 +49,6 @@ async function missing(kv: KV, jsm: JetStreamManager, keys: readonly string[], s
   return lost
 }
 
-
 t.test('jetstream - a nats-server restart (SIGTERM, then SIGKILL) loses no acknowledged KV or stream write', async (t) => {
   const server = await serverFor(t, { extra: confSecurity() })
   // The message module's real credentials: also proves nats.conf lets a module use KV and streams.
@@ -56,7 +61,10 @@ t.test('jetstream - a nats-server restart (SIGTERM, then SIGKILL) loses no ackno
 
   const keys: string[] = []
   const seqs = new Map<number, string>()
-  for (const [round, how] of [['r1', 'SIGTERM'], ['r2', 'SIGKILL']] as const) {
+  for (const [round, how] of [
+    ['r1', 'SIGTERM'],
+    ['r2', 'SIGKILL'],
+  ] as const) {
     const w = await write(kv, js, round, 400)
     keys.push(...w.keys)
     for (const [s, b] of w.seqs) seqs.set(s, b)
@@ -67,7 +75,14 @@ t.test('jetstream - a nats-server restart (SIGTERM, then SIGKILL) loses no ackno
       await server.restart()
     }
     const lost = await missing(kv, jsm, keys, seqs)
-    rows.push({ scenario: `jetstream: nats-server ${how} + restart`, calls: keys.length + seqs.size, failed: w.failed, lost, codes: {}, note: 'KV keys + stream messages acknowledged so far' })
+    rows.push({
+      scenario: `jetstream: nats-server ${how} + restart`,
+      calls: keys.length + seqs.size,
+      failed: w.failed,
+      lost,
+      codes: {},
+      note: 'KV keys + stream messages acknowledged so far',
+    })
     t.equal(lost, 0, `after ${how}: all ${keys.length} keys and ${seqs.size} messages are still there`)
   }
   const info = await jsm.streams.info('CHATMSG')

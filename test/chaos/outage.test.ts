@@ -1,6 +1,6 @@
 import t from 'tap'
 import { callerOf } from 'switchboard/internal'
-import { client, RpcError } from 'switchboard'
+import { client, type RpcError } from 'switchboard'
 import { connectFor, delay, serverFor } from '../harness/index.ts'
 import { Echo } from '../fixtures/echo-contract.ts'
 import { spawnEcho } from '../fixtures/spawn-process.ts'
@@ -30,7 +30,12 @@ t.test('caller - connection loss: calls fail fast with UNAVAILABLE, work again a
   t.equal((await echo.echo({ text: 'up' })).text, 'up')
 
   // Calls in flight when the server dies fail at once, not at their deadline.
-  const inFlight = Array.from({ length: 20 }, () => echo.slow({ ms: 2_000 }, { timeout: 10_000 }).then(() => 'OK', (e: RpcError) => e.code))
+  const inFlight = Array.from({ length: 20 }, () =>
+    echo.slow({ ms: 2_000 }, { timeout: 10_000 }).then(
+      () => 'OK',
+      (e: RpcError) => e.code,
+    ),
+  )
   await delay(100)
   const killedAt = performance.now()
   await server.kill()
@@ -61,7 +66,12 @@ t.test('caller - connection loss: calls fail fast with UNAVAILABLE, work again a
   t.same(Object.keys(down.codes), ['UNAVAILABLE'], 'with UNAVAILABLE')
   t.ok(down.slowestFailureMs < 500, `fast: slowest ${Math.round(down.slowestFailureMs)} ms against a 3 s deadline`)
   const firstAt = performance.now()
-  const first = await client(idle, Echo, { timeout: 3_000 }).echo({ text: 'first' }).then(() => 'OK', (e: RpcError) => e.code)
+  const first = await client(idle, Echo, { timeout: 3_000 })
+    .echo({ text: 'first' })
+    .then(
+      () => 'OK',
+      (e: RpcError) => e.code,
+    )
   const firstMs = performance.now() - firstAt
   t.equal(first, 'UNAVAILABLE', 'the first call ever made on a connection that is down fails UNAVAILABLE')
   t.ok(firstMs < 500, `…at once too (${Math.round(firstMs)} ms), not at its 3 s deadline`)
@@ -85,8 +95,19 @@ t.test('caller - connection loss: calls fail fast with UNAVAILABLE, work again a
       return r.text === `a${i}`
     },
   })
-  rows.push({ scenario: 'outage: calls after the server is back', calls: after.calls, failed: after.failed, lost: after.hung + after.wrong, codes: after.codes, note: 'same client, same worker processes' })
+  rows.push({
+    scenario: 'outage: calls after the server is back',
+    calls: after.calls,
+    failed: after.failed,
+    lost: after.hung + after.wrong,
+    codes: after.codes,
+    note: 'same client, same worker processes',
+  })
   t.equal(after.failed + after.hung + after.wrong, 0, 'every call after reconnect succeeds')
   t.same([...tags].sort(), ['o1', 'o2'], 'both original worker processes serve again')
-  t.same(workers.map((w) => w.child.exitCode), [null, null], 'no worker process was restarted')
+  t.same(
+    workers.map((w) => w.child.exitCode),
+    [null, null],
+    'no worker process was restarted',
+  )
 })

@@ -86,7 +86,11 @@ t.test('worker - crash: SIGKILL mid-flight; idempotent calls retried elsewhere, 
   await workers[1]!.exited
   t.equal(workers[1]!.child.signalCode, 'SIGKILL')
   t.ok(nonIdem.failed > 0, `the calls the killed worker held failed (${nonIdem.failed})`)
-  t.same(Object.keys(nonIdem.codes).filter((c) => c !== 'UNAVAILABLE' && c !== 'DEADLINE_EXCEEDED'), [], 'only UNAVAILABLE or DEADLINE_EXCEEDED')
+  t.same(
+    Object.keys(nonIdem.codes).filter((c) => c !== 'UNAVAILABLE' && c !== 'DEADLINE_EXCEEDED'),
+    [],
+    'only UNAVAILABLE or DEADLINE_EXCEEDED',
+  )
   t.ok(nonIdem.slowestFailureMs < timeout + 250, `every failure came within the deadline (${Math.round(nonIdem.slowestFailureMs)} ms)`)
   t.equal(nonIdem.hung, 0, 'no call hung')
   t.equal(nonIdem.ok + nonIdem.failed, nonIdem.calls, 'every call settled')

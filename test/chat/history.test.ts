@@ -33,7 +33,11 @@ t.test('message history - the window keeps the newest by sentAt, then by stream 
   one.offer(message(1, 10), 1)
   one.offer(message(2, 10), 2)
   one.offer(message(3, 5), 3)
-  t.same(one.newestFirst().map((m) => m.messageId), ['m0002', 'm0001'], 'messages tied on the oldest sentAt all stay: a page never splits a ms')
+  t.same(
+    one.newestFirst().map((m) => m.messageId),
+    ['m0002', 'm0001'],
+    'messages tied on the oldest sentAt all stay: a page never splits a ms',
+  )
   const ties = new NewestWindow(2)
   for (const [n, sentAt] of [
     [1, 5],
@@ -43,7 +47,11 @@ t.test('message history - the window keeps the newest by sentAt, then by stream 
     [5, 12],
   ] as const)
     ties.offer(message(n, sentAt), n)
-  t.same(ties.newestFirst().map((m) => m.messageId), ['m0005', 'm0004', 'm0003', 'm0002'], 'the 2 newest, then the rest of their ms; 5 falls out')
+  t.same(
+    ties.newestFirst().map((m) => m.messageId),
+    ['m0005', 'm0004', 'm0003', 'm0002'],
+    'the 2 newest, then the rest of their ms; 5 falls out',
+  )
 })
 
 // Two workers, or a send retried after a store outage, store messages out of sentAt order, and several share a ms.
@@ -75,12 +83,19 @@ t.test('message history - paging by sentAt reaches every message stored out of s
       .sort((x, y) => y.s - x.s || y.n - x.n)
     const cut = left.length > 20 ? left[19]!.s : -Infinity
     const expected = left.filter(({ s }, i) => i < 20 || s === cut).map(({ n }) => message(n, sentAts[n]!).messageId)
-    t.same(page.map((m) => m.messageId), expected, `page ${pages} is the 20 newest before ${before ?? 'now'}, and the rest of the last one's ms`)
+    t.same(
+      page.map((m) => m.messageId),
+      expected,
+      `page ${pages} is the 20 newest before ${before ?? 'now'}, and the rest of the last one's ms`,
+    )
     for (const m of page) seen.set(m.messageId, (seen.get(m.messageId) ?? 0) + 1)
     if (page.length < 20) break
     before = page[page.length - 1]!.sentAt
   }
   t.equal(seen.size, total, `every message was reached (${pages} pages)`)
-  t.ok([...seen.values()].every((c) => c === 1), 'none twice')
+  t.ok(
+    [...seen.values()].every((c) => c === 1),
+    'none twice',
+  )
   t.ok(new Set(sentAts).size < total, 'the conversation has ms with more than one message')
 })

@@ -36,13 +36,32 @@ t.test('chat state - a restart of nats-server loses no user, session, friendship
   t.same(await b.user.whoami({}), { userId: b.userId, username: 'bob', role: 'user' }, 'sessions survive')
   const again = await logIn(nc, 'alice')
   t.equal(again.userId, a.userId, 'the account and its password survive')
-  t.same((await again.friend.list({})).map((p) => p.username), ['bob'])
-  t.same((await b.friend.list({})).map((p) => p.username), ['alice'])
-  t.same((await b.group.members({ groupId })).map((p) => p.username), ['alice', 'bob'])
+  t.same(
+    (await again.friend.list({})).map((p) => p.username),
+    ['bob'],
+  )
+  t.same(
+    (await b.friend.list({})).map((p) => p.username),
+    ['alice'],
+  )
+  t.same(
+    (await b.group.members({ groupId })).map((p) => p.username),
+    ['alice', 'bob'],
+  )
   t.same(await b.group.mine({}), [{ groupId, name: 'keepers' }])
-  t.same((await b.message.offline({})).map((m) => m.messageId), [direct.messageId, grouped.messageId], 'the offline inbox survives')
-  t.same((await b.message.history({ with: 'alice' })).map((m) => m.text), ['kept across restarts'])
-  t.same((await b.message.history({ groupId })).map((m) => m.text), ['group, kept too'])
+  t.same(
+    (await b.message.offline({})).map((m) => m.messageId),
+    [direct.messageId, grouped.messageId],
+    'the offline inbox survives',
+  )
+  t.same(
+    (await b.message.history({ with: 'alice' })).map((m) => m.text),
+    ['kept across restarts'],
+  )
+  t.same(
+    (await b.message.history({ groupId })).map((m) => m.text),
+    ['group, kept too'],
+  )
   const admin = await logIn(nc, 'admin', 'admin-password-1')
   t.match(await admin.admin.stats({}), { users: 3, groups: 1, messages: 2 })
 })

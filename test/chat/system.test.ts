@@ -2,7 +2,7 @@ import type { NatsConnection } from '@nats-io/nats-core'
 import t from 'tap'
 import { decodeBody, encodeBody } from 'switchboard'
 import { connectFor, failureOf, serverFor } from '../harness/index.ts'
-import { chatClients, logIn, signUp, startSystem, type TestUser } from '../harness/system.ts'
+import { chatClients, logIn, signUp, startSystem } from '../harness/system.ts'
 
 type Msg = { messageId: string; kind: string; from: string; text: string; to?: string; groupId?: string; sentAt: number }
 
@@ -112,7 +112,10 @@ t.test('chat system - two copies of every module as processes', async (t) => {
     await b.group.join({ groupId })
     await b.group.join({ groupId })
     await c.group.join({ groupId })
-    t.same((await c.group.members({ groupId })).map((p) => p.username), ['alice', 'bob', 'carol'])
+    t.same(
+      (await c.group.members({ groupId })).map((p) => p.username),
+      ['alice', 'bob', 'carol'],
+    )
     t.same(await b.group.mine({}), [{ groupId, name: 'Team ✓' }])
     t.equal((await rejects(b.group.kick({ groupId, username: 'carol' }))).code, 'PERMISSION_DENIED', 'only the owner kicks')
     t.equal((await rejects(a.group.kick({ groupId, username: 'nobody_here' }))).code, 'NOT_FOUND')
@@ -122,7 +125,10 @@ t.test('chat system - two copies of every module as processes', async (t) => {
     t.same(await c.group.mine({}), [])
     await b.group.leave({ groupId })
     t.equal((await rejects(b.group.leave({ groupId }))).code, 'NOT_FOUND')
-    t.same((await a.group.members({ groupId })).map((p) => p.username), ['alice'])
+    t.same(
+      (await a.group.members({ groupId })).map((p) => p.username),
+      ['alice'],
+    )
     t.equal((await rejects(a.group.join({ groupId: 'no-such-group' }))).code, 'NOT_FOUND')
     t.equal((await rejects(a.group.members({ groupId: 'no-such-group' }))).code, 'NOT_FOUND')
     t.equal((await rejects(a.group.leave({ groupId: 'no-such-group' }))).code, 'NOT_FOUND')
@@ -152,8 +158,15 @@ t.test('chat system - two copies of every module as processes', async (t) => {
       sent.push(r.messageId)
     }
     const kept = await b.message.offline({})
-    t.same(kept.map((m) => m.messageId), sent, 'oldest first')
-    t.same(kept.map((m) => m.text), ['one', 'two', 'three'])
+    t.same(
+      kept.map((m) => m.messageId),
+      sent,
+      'oldest first',
+    )
+    t.same(
+      kept.map((m) => m.text),
+      ['one', 'two', 'three'],
+    )
     t.same(await b.message.offline({}), [], 'fetched once, then gone')
     t.equal(gw.got.length, 1)
     t.equal((await rejects(a.message.send({ to: 'nobody_here', text: 'x' }))).code, 'NOT_FOUND')
@@ -164,18 +177,33 @@ t.test('chat system - two copies of every module as processes', async (t) => {
     const again = await c.message.send({ to: 'bob', text: 'only once' }, { id: 'retry-test-1' })
     t.equal(again.messageId, first.messageId)
     const kept = await b.message.offline({})
-    t.same(kept.map((m) => m.text), ['only once'])
+    t.same(
+      kept.map((m) => m.text),
+      ['only once'],
+    )
     const history = await b.message.history({ with: 'carol' })
     t.equal(history.length, 1)
   })
 
   t.test('message - history newest first, with limit and before', async (t) => {
     const all = await a.message.history({ with: 'bob' })
-    t.same(all.map((m) => m.text), ['three', 'two', 'one', 'hello bob'])
+    t.same(
+      all.map((m) => m.text),
+      ['three', 'two', 'one', 'hello bob'],
+    )
     t.same(await b.message.history({ with: 'alice' }), all, 'the same conversation from both sides')
-    t.same((await a.message.history({ with: 'bob', limit: 2 })).map((m) => m.text), ['three', 'two'])
+    t.same(
+      (await a.message.history({ with: 'bob', limit: 2 })).map((m) => m.text),
+      ['three', 'two'],
+    )
     const before = all[1]!.sentAt
-    t.same((await a.message.history({ with: 'bob', before, limit: 2 })).map((m) => m.text), all.filter((m) => m.sentAt < before).slice(0, 2).map((m) => m.text))
+    t.same(
+      (await a.message.history({ with: 'bob', before, limit: 2 })).map((m) => m.text),
+      all
+        .filter((m) => m.sentAt < before)
+        .slice(0, 2)
+        .map((m) => m.text),
+    )
     t.same(await a.message.history({ with: 'eve' }), [])
     t.equal((await rejects(a.message.history({ with: 'nobody_here' }))).code, 'NOT_FOUND')
   })
@@ -194,7 +222,10 @@ t.test('chat system - two copies of every module as processes', async (t) => {
     t.match(gwB.got, [{ messageId: r.messageId, kind: 'group', groupId, from: 'alice', text: 'hi all' }])
     t.match(await c.message.offline({}), [{ messageId: r.messageId, kind: 'group', groupId, text: 'hi all' }])
     t.same(await b.message.offline({}), [])
-    t.same((await c.message.history({ groupId })).map((m) => m.messageId), [r.messageId])
+    t.same(
+      (await c.message.history({ groupId })).map((m) => m.messageId),
+      [r.messageId],
+    )
     const outsider = await signUp(nc, 'outsider')
     t.equal((await rejects(outsider.message.sendGroup({ groupId, text: 'let me in' }))).code, 'PERMISSION_DENIED')
     t.equal((await rejects(outsider.message.history({ groupId }))).code, 'PERMISSION_DENIED')
@@ -218,7 +249,9 @@ t.test('chat system - two copies of every module as processes', async (t) => {
     )
     const online = nc.subscribe('chat.online', { callback: (_e, m) => void m.respond(encodeBody({ userIds: [a.userId, b.userId] })) })
     const online2 = nc.subscribe('chat.online', { callback: (_e, m) => void m.respond(encodeBody({ userIds: [b.userId, c.userId] })) })
-    t.teardown(() => [...gateways, online, online2].forEach((s) => s.unsubscribe()))
+    t.teardown(() => {
+      for (const s of [...gateways, online, online2]) s.unsubscribe()
+    })
     await nc.flush()
     t.same(await admin.admin.broadcast({ text: 'maintenance at noon' }), { delivered: 5 })
     t.match(got, [{ kind: 'broadcast', from: 'admin', text: 'maintenance at noon' }, { kind: 'broadcast' }])

@@ -18,17 +18,33 @@ t.test('backlog - first in, first out, bounded, and compacts as it is drained', 
   const big = new Backlog<number>(10_000)
   for (let i = 0; i < 5_000; i++) big.offer(i)
   const taken = Array.from({ length: 3_000 }, () => big.take())
-  t.same(taken, Array.from({ length: 3_000 }, (_, i) => i), 'the first 3,000 in order')
+  t.same(
+    taken,
+    Array.from({ length: 3_000 }, (_, i) => i),
+    'the first 3,000 in order',
+  )
   t.equal(big.size, 2_000, 'size survives compaction')
   t.equal(big.take(), 3_000, 'order survives compaction')
   const mixed = new Backlog<number>(10)
   for (const n of [1, 2, 3, 4, 5]) mixed.offer(n)
   mixed.take()
-  t.same(mixed.removeWhere((n) => n % 2 === 0), [2, 4], 'removeWhere returns what it removed, in order')
+  t.same(
+    mixed.removeWhere((n) => n % 2 === 0),
+    [2, 4],
+    'removeWhere returns what it removed, in order',
+  )
   t.same(mixed.drain(), [3, 5], 'and keeps the rest in order')
   for (const n of [6, 7, 8]) mixed.offer(n)
-  t.same(mixed.removeWhere((n) => n > 100), [], 'removing nothing')
-  t.same(mixed.removeWhere((n) => n === 8), [8], 'removing the last')
+  t.same(
+    mixed.removeWhere((n) => n > 100),
+    [],
+    'removing nothing',
+  )
+  t.same(
+    mixed.removeWhere((n) => n === 8),
+    [8],
+    'removing the last',
+  )
   t.same(mixed.drain(), [6, 7], 'the others stay, in order')
 })
 
@@ -85,7 +101,11 @@ t.test('worker - a full backlog answers its expired calls DEADLINE_EXCEEDED to m
   const running = echo.slow({ ms: 600 })
   await delay(30)
   const gaveUp = [failureOf(echo.slow({ ms: 0 }, { timeout: 100 })), failureOf(echo.slow({ ms: 0 }, { timeout: 100 }))]
-  t.same((await Promise.all(gaveUp)).map((e) => e.code), ['DEADLINE_EXCEEDED', 'DEADLINE_EXCEEDED'], 'their callers gave up')
+  t.same(
+    (await Promise.all(gaveUp)).map((e) => e.code),
+    ['DEADLINE_EXCEEDED', 'DEADLINE_EXCEEDED'],
+    'their callers gave up',
+  )
   t.equal(worker.queued, 2, 'both still wait: the backlog is full')
   const live = echo.slow({ ms: 0 })
   await delay(30)
@@ -107,7 +127,11 @@ t.test('worker - stop() runs the waiting calls; past stopTimeout they are answer
   const queued = [echo.slow({ ms: 80 }), echo.slow({ ms: 80 }), echo.slow({ ms: 80 })]
   await delay(30)
   await patient.stop()
-  t.same((await Promise.all(queued)).map((r) => r.aborted), [false, false, false], 'stop() waited for the backlog to run')
+  t.same(
+    (await Promise.all(queued)).map((r) => r.aborted),
+    [false, false, false],
+    'stop() waited for the backlog to run',
+  )
 
   const hurried = await startEcho(nc, 'h', { maxInFlight: 1, maxQueued: 3, stopTimeout: 100, logger: silentLogger })
   const running = echo.slow({ ms: 2_000 })
@@ -117,6 +141,10 @@ t.test('worker - stop() runs the waiting calls; past stopTimeout they are answer
   await hurried.stop()
   t.same((await running).aborted, true, 'the running call got its signal aborted')
   const errs = await Promise.all(waiting)
-  t.same(errs.map((e) => e.code), ['UNAVAILABLE', 'UNAVAILABLE'], 'the waiting ones are refused, never started')
+  t.same(
+    errs.map((e) => e.code),
+    ['UNAVAILABLE', 'UNAVAILABLE'],
+    'the waiting ones are refused, never started',
+  )
   t.ok(errs.every((e) => e instanceof RpcError && /stopped before the call started/.test(e.message)))
 })

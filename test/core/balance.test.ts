@@ -1,6 +1,6 @@
 import type { Msg, NatsConnection } from '@nats-io/nats-core'
 import t, { type Test } from 'tap'
-import { balancerOf as balancerFor, callerOf, decodeEnvelope, DEFAULT_BALANCE, encodeBody } from 'switchboard/internal'
+import { balancerOf as balancerFor, decodeEnvelope, DEFAULT_BALANCE, encodeBody } from 'switchboard/internal'
 import { client, type Logger, type WorkerMiddleware } from 'switchboard'
 import { connectFor, delay, failureOf, serverFor, statusOf } from '../harness/index.ts'
 import { Echo } from '../fixtures/echo-contract.ts'
@@ -222,7 +222,11 @@ t.test('balance - an instance that answers RESOURCE_EXHAUSTED is forgotten, so i
   await delay(50)
   const statuses: string[] = []
   for (let i = 0; i < 6; i++) statuses.push(await statusOf(echo.slow({ ms: 0 })))
-  t.same(statuses.filter((s) => s !== 'OK'), ['RESOURCE_EXHAUSTED'], `one call refused, the rest served elsewhere (${statuses.join(', ')})`)
+  t.same(
+    statuses.filter((s) => s !== 'OK'),
+    ['RESOURCE_EXHAUSTED'],
+    `one call refused, the rest served elsewhere (${statuses.join(', ')})`,
+  )
   t.equal(balancerOf(callerNc).size, 1)
   await hog
 })

@@ -78,7 +78,10 @@ t.test('worker - error data that cannot be encoded, a stubborn handler and class
   t.equal(err.data, undefined, 'data that cannot be encoded is left out, not the reply')
   t.same(await odd.shaped({}), { n: 2 }, 'handlers on a class instance keep `this`')
   t.equal(worker.inFlight, 0)
-  const stubborn = odd.stubborn({ ms: 2_000 }).then(() => 'OK', (e: RpcError) => e.code)
+  const stubborn = odd.stubborn({ ms: 2_000 }).then(
+    () => 'OK',
+    (e: RpcError) => e.code,
+  )
   await delay(50)
   const started = Date.now()
   await worker.stop()
@@ -93,7 +96,12 @@ t.test('worker - middleware cannot send a result that breaks the contract', asyn
     await next()
     return { n: 'not a number' }
   }
-  const worker = await serve(nc, Odd, { bigData: () => ({}), stubborn: () => ({}), shaped: () => ({ n: 1 }) }, { middleware: [rewrite], logger: { debug() {}, info() {}, warn() {}, error() {} } })
+  const worker = await serve(
+    nc,
+    Odd,
+    { bigData: () => ({}), stubborn: () => ({}), shaped: () => ({ n: 1 }) },
+    { middleware: [rewrite], logger: { debug() {}, info() {}, warn() {}, error() {} } },
+  )
   t.teardown(() => worker.stop())
   const err = await failureOf(client(nc, Odd).shaped({}))
   t.equal(err.code, 'INTERNAL')
@@ -112,6 +120,7 @@ t.test('client - timeouts must be finite; a deadline weeks away works', async (t
 })
 
 t.test('contract - method names that would make a client thenable are refused', async (t) => {
+  // biome-ignore lint/suspicious/noThenProperty: a method named `then` is what must be refused
   t.throws(() => defineService('x', { version: '1.0.0', methods: { then: { input: Type.Object({}), output: Type.Object({}) } } }), /reserved/)
   t.ok(decodeEnvelope(new Uint8Array([0x80])) === undefined)
 })

@@ -19,7 +19,7 @@ t.test('rpc - against one worker', async (t) => {
   const echo = client(nc, Echo, { timeout: 2_000 })
 
   t.test('rpc - round trip of a nested object', async (t) => {
-    const nested = { a: [1, 2.5, 'three', null, true, { deep: { deeper: ['x'] } }], b: { 'ü': 'ünïcode ✓' }, n: -42 }
+    const nested = { a: [1, 2.5, 'three', null, true, { deep: { deeper: ['x'] } }], b: { ü: 'ünïcode ✓' }, n: -42 }
     const out = await echo.echo({ text: 'hi', nested })
     t.same(out, { text: 'hi', nested, worker: 'w1' })
   })
@@ -153,7 +153,12 @@ t.test('rpc - against one worker', async (t) => {
 
   t.test('rpc - past the in-flight limit the worker answers RESOURCE_EXHAUSTED', async (t) => {
     const busy = worker.inFlight
-    const calls = Array.from({ length: 80 }, () => echo.slow({ ms: 300 }).then(() => 'ok', (e: RpcError) => e.code))
+    const calls = Array.from({ length: 80 }, () =>
+      echo.slow({ ms: 300 }).then(
+        () => 'ok',
+        (e: RpcError) => e.code,
+      ),
+    )
     const codes = await Promise.all(calls)
     t.equal(codes.filter((c) => c === 'ok').length, 50 - busy)
     t.equal(codes.filter((c) => c === 'RESOURCE_EXHAUSTED').length, 30 + busy)
@@ -253,7 +258,10 @@ t.test('rpc - three workers in one queue group all take part in 300 calls', asyn
   for (const o of outs) by.set(o.worker, (by.get(o.worker) ?? 0) + 1)
   t.same([...by.keys()].sort(), ['a', 'b', 'c'])
   for (const [w, n] of by) t.ok(n >= 30, `${w} took ${n} calls`)
-  t.same(outs.map((o) => o.text), Array.from({ length: 300 }, (_, i) => String(i)))
+  t.same(
+    outs.map((o) => o.text),
+    Array.from({ length: 300 }, (_, i) => String(i)),
+  )
 })
 
 t.test('rpc - stop() under load answers every call already taken', async (t) => {
@@ -267,7 +275,10 @@ t.test('rpc - stop() under load answers every call already taken', async (t) => 
   let done = 0
   const run = async () => {
     for (let i = 0; i < 60; i++) {
-      await echo.slow({ ms: 20 }).then(() => done++, () => failed++)
+      await echo.slow({ ms: 20 }).then(
+        () => done++,
+        () => failed++,
+      )
     }
   }
   const load = Promise.all(Array.from({ length: 40 }, run))
@@ -327,7 +338,11 @@ t.test('rpc - replies reach the caller through an inbox prefix with non-ASCII ch
   const echo = client(nc, Echo, { timeout: 2_000 })
   const texts = Array.from({ length: 50 }, (_, i) => `m${i}`)
   const replies = await Promise.all(texts.map((text) => echo.echo({ text })))
-  t.same(replies.map((r) => r.text), texts, 'every reply matched to its own call')
+  t.same(
+    replies.map((r) => r.text),
+    texts,
+    'every reply matched to its own call',
+  )
 })
 
 t.test('rpc - a first call on a draining connection fails UNAVAILABLE instead of throwing', async (t) => {
@@ -348,16 +363,21 @@ t.test('rpc - a nested call cut off by its handler deadline fails DEADLINE_EXCEE
   // the handler's catch may run after the outer caller has given up (both at the same deadline): wait for it
   let nestedFailed: (err: RpcError) => void = () => {}
   const nested = new Promise<RpcError | undefined>((resolve) => (nestedFailed = resolve))
-  const outer = await serve(nc, Outer, {
-    async run(_, ctx) {
-      try {
-        await ctx.client(Echo).slow({ ms: 2_000 }, { signal: ctx.signal })
-      } catch (err) {
-        nestedFailed(err as RpcError)
-      }
-      return {}
+  const outer = await serve(
+    nc,
+    Outer,
+    {
+      async run(_, ctx) {
+        try {
+          await ctx.client(Echo).slow({ ms: 2_000 }, { signal: ctx.signal })
+        } catch (err) {
+          nestedFailed(err as RpcError)
+        }
+        return {}
+      },
     },
-  }, { logger: silentLogger })
+    { logger: silentLogger },
+  )
   t.teardown(async () => {
     await outer.stop()
     await echoWorker.stop()

@@ -79,7 +79,10 @@ t.test('gateway - against real module workers', async (t) => {
     await login(bob, bob.conn)
     t.same(await alice.conn.call('friend.add', { username: bob.username }), {})
     const friends = await bob.conn.call<{ username: string; online: boolean }[]>('friend.list', {})
-    t.same(friends.map((f) => [f.username, f.online]), [[alice.username, true]])
+    t.same(
+      friends.map((f) => [f.username, f.online]),
+      [[alice.username, true]],
+    )
 
     const sent = await alice.conn.call<{ messageId: string; delivered: boolean }>('message.send', { to: bob.username, text: 'hi bob' })
     t.equal(sent.delivered, true)
@@ -90,7 +93,10 @@ t.test('gateway - against real module workers', async (t) => {
     t.equal(back.delivered, true)
     t.match(await alice.conn.waitForEvent(messageEvent(back.messageId)), { event: 'message', message: { from: bob.username, text: 'hi alice ✓' } })
     const history = await alice.conn.call<{ text: string }[]>('message.history', { with: bob.username })
-    t.same(history.map((m) => m.text), ['hi alice ✓', 'hi bob'])
+    t.same(
+      history.map((m) => m.text),
+      ['hi alice ✓', 'hi bob'],
+    )
   })
 
   t.test('gateway - a message sent while offline arrives at login through message.offline, once', async (t) => {
@@ -101,9 +107,16 @@ t.test('gateway - against real module workers', async (t) => {
     t.equal(sent.delivered, false)
     await login(dave, dave.conn)
     const offline = await dave.conn.call<{ messageId: string; text: string }[]>('message.offline', {})
-    t.same(offline.map((m) => [m.messageId, m.text]), [[sent.messageId, 'while you were out']])
+    t.same(
+      offline.map((m) => [m.messageId, m.text]),
+      [[sent.messageId, 'while you were out']],
+    )
     t.same(await dave.conn.call('message.offline', {}), [])
-    t.same(dave.conn.events((e) => e.event === 'message'), [], 'not pushed as well')
+    t.same(
+      dave.conn.events((e) => e.event === 'message'),
+      [],
+      'not pushed as well',
+    )
   })
 
   t.test('gateway - group messages reach members; others get PERMISSION_DENIED', async (t) => {
@@ -141,7 +154,12 @@ t.test('gateway - against real module workers', async (t) => {
       for (const id of ids) await c.waitForEvent(messageEvent(id))
     }
     await delay(200)
-    for (const c of [multi.conn, second, third]) t.same(c.events((e) => e.event === 'message'), [], 'no duplicates left over')
+    for (const c of [multi.conn, second, third])
+      t.same(
+        c.events((e) => e.event === 'message'),
+        [],
+        'no duplicates left over',
+      )
     t.same(await multi.conn.call('message.offline', {}), [])
   })
 
@@ -179,7 +197,8 @@ t.test('gateway - against real module workers', async (t) => {
     await login(u2, u2.conn)
     const { delivered } = await admin.call<{ delivered: number }>('admin.broadcast', { text: 'maintenance at five' })
     t.ok(delivered >= 3, `delivered to ${delivered} sessions`)
-    for (const c of [u1.conn, u2.conn]) t.match(await c.waitForEvent((e) => e.event === 'broadcast'), { message: { kind: 'broadcast', text: 'maintenance at five' } })
+    for (const c of [u1.conn, u2.conn])
+      t.match(await c.waitForEvent((e) => e.event === 'broadcast'), { message: { kind: 'broadcast', text: 'maintenance at five' } })
     t.match(await fails(u1.conn.call('admin.broadcast', { text: 'me too' })), { code: 'PERMISSION_DENIED' })
   })
 

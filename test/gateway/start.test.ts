@@ -18,7 +18,10 @@ t.test('start - brings the system up against NATS_URL, the demo passes, a dead c
   const env = { NATS_URL: server.url, GATEWAY_PORT: String(port), SWITCHBOARD_ADMIN_PASSWORD: undefined }
   const start = spawnProcess(t, ['scripts/start.ts'], env, 'start')
   await start.waitFor(/system ready/, 90_000)
-  const table = start.output().split('\n').filter((l) => /^(user|friend|group|message|admin)#\d+\s+\d+\s|^gateway\s+\d+\s/.test(l))
+  const table = start
+    .output()
+    .split('\n')
+    .filter((l) => /^(user|friend|group|message|admin)#\d+\s+\d+\s|^gateway\s+\d+\s/.test(l))
   t.same(table.map((l) => l.split(/\s+/)[0]).sort(), ['admin#1', 'friend#1', 'gateway', 'group#1', 'message#1', 'message#2', 'user#1', 'user#2'])
   t.match(start.output(), new RegExp(`gateway\\s+\\d+\\s+ws://127\\.0\\.0\\.1:${port}`))
   const pids = table.map((l) => Number(l.split(/\s+/)[1]))

@@ -185,12 +185,18 @@ export async function startCluster(size = 3, opts: { extra?: string } = {}): Pro
     },
   }
   try {
-    await waitFor(async () => {
-      const states = await Promise.all(servers.map((s) => monitor(s, '/jsz').catch(() => undefined)))
-      const routed = await Promise.all(servers.map((s) => monitor(s, '/routez').catch(() => undefined)))
-      return routed.every((r) => (r as { num_routes?: number } | undefined)?.num_routes === size - 1) &&
-        states.some((j) => Boolean((j as { meta_cluster?: { leader?: string } } | undefined)?.meta_cluster?.leader))
-    }, 'cluster routes and JetStream meta leader', 30_000)
+    await waitFor(
+      async () => {
+        const states = await Promise.all(servers.map((s) => monitor(s, '/jsz').catch(() => undefined)))
+        const routed = await Promise.all(servers.map((s) => monitor(s, '/routez').catch(() => undefined)))
+        return (
+          routed.every((r) => (r as { num_routes?: number } | undefined)?.num_routes === size - 1) &&
+          states.some((j) => Boolean((j as { meta_cluster?: { leader?: string } } | undefined)?.meta_cluster?.leader))
+        )
+      },
+      'cluster routes and JetStream meta leader',
+      30_000,
+    )
   } catch (err) {
     await cluster.stop()
     throw err

@@ -50,7 +50,12 @@ export async function startSystem(t: Test, options: SystemOptions): Promise<Chat
   return {
     workers,
     add,
-    stop: () => Promise.all(Object.values(workers).flat().map((p) => p.stop())),
+    stop: () =>
+      Promise.all(
+        Object.values(workers)
+          .flat()
+          .map((p) => p.stop()),
+      ),
   }
 }
 

@@ -54,12 +54,15 @@ t.test('cli - against echo workers', async (t) => {
     t.equal(info.code, 0, info.stderr)
     const desc = JSON.parse(info.stdout)
     t.equal(desc.instances.length, 3)
-    t.match(desc.methods.find((m: { name: string }) => m.name === 'fail'), {
-      subject: 'rpc.echo.fail',
-      queue_group: 'echo',
-      input: { type: 'object', required: ['kind'] },
-      errors: { OUT_OF_STOCK: { status: 409 } },
-    })
+    t.match(
+      desc.methods.find((m: { name: string }) => m.name === 'fail'),
+      {
+        subject: 'rpc.echo.fail',
+        queue_group: 'echo',
+        input: { type: 'object', required: ['kind'] },
+        errors: { OUT_OF_STOCK: { status: 409 } },
+      },
+    )
     const stats = await cli(['stats', 'echo', '--json', ...s])
     t.equal(stats.code, 0, stats.stderr)
     const fail = JSON.parse(stats.stdout).methods.find((m: { method: string }) => m.method === 'fail')

@@ -56,7 +56,10 @@ t.test('micro - workers answer $SRV discovery like NATS micro', async (t) => {
   t.test('micro - INFO lists every method with subject, queue group, schemas and declared errors', async (t) => {
     const [info] = (await replies(nc, '$SRV.INFO.echo.echo-one')) as unknown as MicroInfo[]
     t.equal(info!.description, 'test service')
-    t.same(info!.endpoints.map((e) => e.name), Object.keys(Echo.methods))
+    t.same(
+      info!.endpoints.map((e) => e.name),
+      Object.keys(Echo.methods),
+    )
     const fail = info!.endpoints.find((e) => e.name === 'fail')!
     t.equal(fail.subject, 'rpc.echo.fail')
     t.equal(fail.queue_group, 'echo')

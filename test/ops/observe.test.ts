@@ -24,7 +24,15 @@ function capture(): { lines: Line[]; stream: Writable } {
 t.test('log - pino lines redact passwords, tokens and the Authorization header', async (t) => {
   const { lines, stream } = capture()
   const log = pinoLogger({ level: 'debug', destination: stream })
-  log.info({ input: { username: 'ann', password: 'hunter22', token: 'tok-1' }, headers: { Authorization: 'Bearer tok-2' }, password: 'p', nested: { deep: { token: 'tok-3' } } }, 'x')
+  log.info(
+    {
+      input: { username: 'ann', password: 'hunter22', token: 'tok-1' },
+      headers: { Authorization: 'Bearer tok-2' },
+      password: 'p',
+      nested: { deep: { token: 'tok-3' } },
+    },
+    'x',
+  )
   const text = JSON.stringify(lines)
   for (const secret of ['hunter22', 'tok-1', 'tok-2', 'tok-3', '"p"']) t.notOk(text.includes(secret), secret)
   t.match(lines[0], { input: { username: 'ann', password: '[redacted]' }, headers: { Authorization: '[redacted]' } })
@@ -59,9 +67,15 @@ t.test('log - one debug line per call; a nested call shares the trace id, its pa
   await echo.echo({ text: 1 } as never, { id: 'req-3' }).catch(() => undefined)
   const loose = client(nc, Echo, { validateInput: false })
   await loose.echo({ text: 1 } as never, { id: 'req-4' }).catch(() => undefined)
-  t.match(lines.find((l) => l.request_id === 'req-4'), { level: 40, status: 'INVALID_ARGUMENT', msg: 'call refused' })
+  t.match(
+    lines.find((l) => l.request_id === 'req-4'),
+    { level: 40, status: 'INVALID_ARGUMENT', msg: 'call refused' },
+  )
   await echo.fail({ kind: 'boom' }, { id: 'req-5' }).catch(() => undefined)
-  t.match(lines.find((l) => l.request_id === 'req-5' && l.msg === 'call failed'), { level: 50, status: 'INTERNAL', method: 'fail' })
+  t.match(
+    lines.find((l) => l.request_id === 'req-5' && l.msg === 'call failed'),
+    { level: 50, status: 'INTERNAL', method: 'fail' },
+  )
 })
 
 t.test('log - at info level a successful call writes nothing', async (t) => {

@@ -52,8 +52,7 @@ function wireTap(nc: NatsConnection) {
   return seen
 }
 
-const workersOf = (system: { workers: Readonly<Partial<Record<string, readonly SpawnedProcess[]>>> }) =>
-  Object.values(system.workers).flatMap((ps) => ps ?? [])
+const workersOf = (system: { workers: Readonly<Partial<Record<string, readonly SpawnedProcess[]>>> }) => Object.values(system.workers).flatMap((ps) => ps ?? [])
 
 t.test('app security - chat modules as processes on one server', async (t) => {
   const server = await serverFor(t)
@@ -127,9 +126,17 @@ t.test('app security - chat modules as processes on one server', async (t) => {
     await carol.message.send({ to: 'alice', text: 'carol->alice: hi' })
     const ab = (await bob.message.history({ with: 'alice' })).map((m) => m.text)
     t.same(ab, ['bob->alice: got it', 'alice->bob: the vault code is 4711'], 'bob sees his conversation with alice')
-    t.same((await alice.message.history({ with: 'bob' })).map((m) => m.text), ab, 'and so does alice')
+    t.same(
+      (await alice.message.history({ with: 'bob' })).map((m) => m.text),
+      ab,
+      'and so does alice',
+    )
     const carolWithAlice = await carol.message.history({ with: 'alice' })
-    t.same(carolWithAlice.map((m) => m.text), ['carol->alice: hi'], 'carol sees only her own messages with alice')
+    t.same(
+      carolWithAlice.map((m) => m.text),
+      ['carol->alice: hi'],
+      'carol sees only her own messages with alice',
+    )
     t.same(await carol.message.history({ with: 'bob' }), [], 'carol sees nothing of bob')
     t.same(await carol.message.history({ with: 'carol' }), [], 'carol with herself: nothing')
     const carolAll = JSON.stringify([await carol.message.offline({}), await carol.message.history({ with: 'alice', limit: 200 })])
@@ -227,7 +234,11 @@ t.test('app security - chat modules as processes on one server', async (t) => {
     t.same(await erin.user.whoami({}), { userId: erin.userId, username: 'erin', role: 'user' }, 'existing sessions are not touched')
     t.equal((await logIn(nc, 'alice', alice.password)).userId, alice.userId, 'other usernames are not affected')
     for (let i = 1; i <= LOGIN_FAILURES; i++) await code(anon.user.login({ username: 'ghost_user', password: secret(`ghost${i}`) }))
-    t.equal(await code(anon.user.login({ username: 'ghost_user', password: secret('ghost') })), 'RESOURCE_EXHAUSTED', 'unknown names are limited the same (no enumeration)')
+    t.equal(
+      await code(anon.user.login({ username: 'ghost_user', password: secret('ghost') })),
+      'RESOURCE_EXHAUSTED',
+      'unknown names are limited the same (no enumeration)',
+    )
 
     // A success before the limit clears the count.
     const frank = await newUser(nc, 'frank')
@@ -241,7 +252,10 @@ t.test('app security - chat modules as processes on one server', async (t) => {
     const burst = await Promise.all(Array.from({ length: 12 }, (_, i) => code(anon.user.login({ username: 'gina', password: secret(`gina${i}`) }))))
     const tried = burst.filter((c) => c === 'BAD_CREDENTIALS').length
     t.ok(tried <= LOGIN_FAILURES, `at most ${LOGIN_FAILURES} of 12 parallel guesses were checked (${tried} were: ${burst.join(' ')})`)
-    t.ok(burst.every((c) => c === 'BAD_CREDENTIALS' || c === 'RESOURCE_EXHAUSTED'), 'every guess is refused')
+    t.ok(
+      burst.every((c) => c === 'BAD_CREDENTIALS' || c === 'RESOURCE_EXHAUSTED'),
+      'every guess is refused',
+    )
   })
 
   t.test('user - bad register and login inputs do not echo the password', async (t) => {
@@ -299,7 +313,10 @@ t.test('app security - chat modules as processes on one server', async (t) => {
     for await (const k of await sessionsKv.keys()) {
       const e = await sessionsKv.get(k)
       const raw = Buffer.from(e?.value ?? new Uint8Array()).toString('latin1') + k
-      t.notOk(tokens.some((tk) => raw.includes(tk)), `session ${k} holds no usable token`)
+      t.notOk(
+        tokens.some((tk) => raw.includes(tk)),
+        `session ${k} holds no usable token`,
+      )
     }
   })
 })

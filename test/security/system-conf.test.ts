@@ -53,7 +53,12 @@ async function gatewayFor(nc: NatsConnection, online: () => Set<string>) {
     nc.subscribe('chat.online', { callback: (_e, m) => void m.respond(encodeBody({ userIds: [...online()] })) }),
   ]
   await nc.flush()
-  return { got, close: () => subs.forEach((s) => s.unsubscribe()) }
+  return {
+    got,
+    close: () => {
+      for (const s of subs) s.unsubscribe()
+    },
+  }
 }
 
 t.test('system conf - the chat system under the shipped permissions', async (t) => {
@@ -95,7 +100,11 @@ t.test('system conf - the chat system under the shipped permissions', async (t) 
     t.same(await alice.user.whoami({}), { userId: alice.userId, username: 'alice', role: 'user' })
     t.same(await anon.user.lookup({ username: 'alice' }), { userId: alice.userId, username: 'alice' })
     online.add(alice.userId)
-    t.same(await anon.user.profiles({ userIds: [alice.userId] }), [{ userId: alice.userId, username: 'alice', online: true }], 'presence via chat.presence.* (user -> gateway)')
+    t.same(
+      await anon.user.profiles({ userIds: [alice.userId] }),
+      [{ userId: alice.userId, username: 'alice', online: true }],
+      'presence via chat.presence.* (user -> gateway)',
+    )
     online.delete(alice.userId)
     t.equal(await code(anon.user.login({ username: 'alice', password: 'wrong-password' })), 'BAD_CREDENTIALS', 'the login limiter KV is writable by user')
   })
@@ -108,13 +117,19 @@ t.test('system conf - the chat system under the shipped permissions', async (t) 
 
     t.same(await alice.friend.add({ username: 'bob' }), {})
     t.same(await alice.friend.list({}), [{ userId: bob.userId, username: 'bob', online: true }], 'friend -> user.profiles -> gateway presence')
-    t.same((await bob.friend.list({})).map((p) => p.username), ['alice'])
+    t.same(
+      (await bob.friend.list({})).map((p) => p.username),
+      ['alice'],
+    )
 
     const { groupId } = await alice.group.create({ name: 'conf club' })
     await bob.group.join({ groupId })
     await carol.group.join({ groupId })
     t.same((await carol.group.members({ groupId })).map((m) => m.username).sort(), ['alice', 'bob', 'carol'])
-    t.same((await bob.group.mine({})).map((g) => g.name), ['conf club'])
+    t.same(
+      (await bob.group.mine({})).map((g) => g.name),
+      ['conf club'],
+    )
 
     const direct = await alice.message.send({ to: 'bob', text: 'hi bob (online)' })
     t.equal(direct.delivered, true, 'message -> chat.deliver.<bob> -> gateway reply on _INBOX_message')
@@ -122,10 +137,22 @@ t.test('system conf - the chat system under the shipped permissions', async (t) 
     t.equal((await alice.message.send({ to: 'carol', text: 'hi carol (offline)' })).delivered, false)
     const fan = await alice.message.sendGroup({ groupId, text: 'hello club' })
     t.equal(fan.delivered, 1, 'bob reached, carol kept')
-    t.same((await carol.message.offline({})).map((m) => m.text), ['hi carol (offline)', 'hello club'], 'offline messages from the sb_inbox KV')
+    t.same(
+      (await carol.message.offline({})).map((m) => m.text),
+      ['hi carol (offline)', 'hello club'],
+      'offline messages from the sb_inbox KV',
+    )
     t.same(await carol.message.offline({}), [], 'taken once')
-    t.same((await bob.message.history({ with: 'alice' })).map((m) => m.text), ['hi bob (online)'], 'direct history from the SB_MESSAGES stream')
-    t.same((await carol.message.history({ groupId })).map((m) => m.text), ['hello club'], 'group history')
+    t.same(
+      (await bob.message.history({ with: 'alice' })).map((m) => m.text),
+      ['hi bob (online)'],
+      'direct history from the SB_MESSAGES stream',
+    )
+    t.same(
+      (await carol.message.history({ groupId })).map((m) => m.text),
+      ['hello club'],
+      'group history',
+    )
 
     await alice.group.kick({ groupId, username: 'carol' })
     t.equal(await code(carol.group.members({ groupId })), 'PERMISSION_DENIED')

@@ -5,7 +5,10 @@ import { serverFor } from '../harness/index.ts'
 import { confSecurity, connectAs, includeLine, TLS_CONF } from '../fixtures/nats-conf.ts'
 import { hasOpenssl, makeTestCert } from '../fixtures/test-cert.ts'
 
-const UserLike = defineService('user', { version: '1.0.0', methods: { ping: { input: Type.Object({ n: Type.Integer() }), output: Type.Object({ n: Type.Integer() }) } } })
+const UserLike = defineService('user', {
+  version: '1.0.0',
+  methods: { ping: { input: Type.Object({ n: Type.Integer() }), output: Type.Object({ n: Type.Integer() }) } },
+})
 
 t.test('tls - config/tls.conf with a test certificate works end to end', async (t) => {
   if (!hasOpenssl()) throw new Error('openssl is needed to make the test certificate: apt-get install openssl (.ci/run installs it)')
@@ -31,9 +34,5 @@ t.test('tls - config/tls.conf with a test certificate works end to end', async (
     /certificate|self.signed|verify/i,
     'a client that does not trust the test CA is refused',
   )
-  await t.rejects(
-    connectAs(server.url, 'client', { tls: null, reconnect: false, timeout: 2_000 }),
-    /tls|TLS|secure/,
-    'a plaintext client is refused',
-  )
+  await t.rejects(connectAs(server.url, 'client', { tls: null, reconnect: false, timeout: 2_000 }), /tls|TLS|secure/, 'a plaintext client is refused')
 })

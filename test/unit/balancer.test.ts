@@ -14,7 +14,10 @@ t.test('balancer - picks the instance with the fewest calls in flight, ties in t
   t.equal(b.size, 3)
   const first = [b.pick()!, b.pick()!, b.pick()!]
   t.same(first.map((i) => i.id).sort(), ['a', 'b', 'c'], 'three calls, one to each')
-  t.same(first.map((i) => i.outstanding), [1, 1, 1])
+  t.same(
+    first.map((i) => i.outstanding),
+    [1, 1, 1],
+  )
   const [a, bb, c] = first
   b.done(bb!)
   t.equal(b.pick(), bb, 'the one that finished has the fewest in flight')

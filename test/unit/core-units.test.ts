@@ -36,7 +36,14 @@ t.test('compose - runs middleware in order around the last step', async (t) => {
 t.test('compose - next() twice rejects, and a throwing middleware rejects', async (t) => {
   const twice = compose<object, number>([async (_, next) => (await next()) + (await next())], async () => 1)
   await t.rejects(twice({}), /more than once/)
-  const throws = compose<object, number>([() => { throw new Error('sync boom') }], async () => 1)
+  const throws = compose<object, number>(
+    [
+      () => {
+        throw new Error('sync boom')
+      },
+    ],
+    async () => 1,
+  )
   await t.rejects(throws({}), /sync boom/)
   const none = async () => 7
   t.equal(compose([], none), none, 'no middleware is the last step itself')
@@ -44,10 +51,22 @@ t.test('compose - next() twice rejects, and a throwing middleware rejects', asyn
 
 t.test('retry - backoff grows, is capped and jittered within its upper half', async (t) => {
   t.equal(backoff(DEFAULT_RETRY, 1), 0)
-  t.equal(backoff({ attempts: 5, baseDelay: 100, maxDelay: 1_000 }, 2, () => 0), 50)
-  t.equal(backoff({ attempts: 5, baseDelay: 100, maxDelay: 1_000 }, 2, () => 1), 100)
-  t.equal(backoff({ attempts: 5, baseDelay: 100, maxDelay: 1_000 }, 4, () => 1), 400)
-  t.equal(backoff({ attempts: 9, baseDelay: 100, maxDelay: 1_000 }, 9, () => 1), 1_000)
+  t.equal(
+    backoff({ attempts: 5, baseDelay: 100, maxDelay: 1_000 }, 2, () => 0),
+    50,
+  )
+  t.equal(
+    backoff({ attempts: 5, baseDelay: 100, maxDelay: 1_000 }, 2, () => 1),
+    100,
+  )
+  t.equal(
+    backoff({ attempts: 5, baseDelay: 100, maxDelay: 1_000 }, 4, () => 1),
+    400,
+  )
+  t.equal(
+    backoff({ attempts: 9, baseDelay: 100, maxDelay: 1_000 }, 9, () => 1),
+    1_000,
+  )
 })
 
 t.test('retry - attempts share what remains of the deadline', async (t) => {

@@ -24,7 +24,9 @@ function files(dir: string): string[] {
 /** The module specifiers a file imports (static, re-exports and dynamic `import()`). */
 export function importsOf(text: string): string[] {
   const out: string[] = []
-  for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"]*?\bfrom\s*['"]([^'"]+)['"]|\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)|(?:^|\n)\s*import\s+['"]([^'"]+)['"]/g)) {
+  for (const m of text.matchAll(
+    /(?:^|\n)\s*(?:import|export)\b[^'"]*?\bfrom\s*['"]([^'"]+)['"]|\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)|(?:^|\n)\s*import\s+['"]([^'"]+)['"]/g,
+  )) {
     out.push((m[1] ?? m[2] ?? m[3])!)
   }
   return out

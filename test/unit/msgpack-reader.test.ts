@@ -24,13 +24,27 @@ t.test('msgpack reader - reads what msgpack reads, for numbers, strings and rand
   const f32 = new Encoder({ forceFloat32: true }).encode([1.5, -0.1, 3e38])
   t.same(r.decode(f32), stock.decode(f32), 'float 32')
   for (const s of EDGE_STRINGS) t.equal(r.decode(encode(s)), s, `string of ${s.length} chars`)
-  const wide = { bin16: new Uint8Array(300).fill(7), bin32: new Uint8Array(70_000).fill(9), map32: Object.fromEntries(Array.from({ length: 65_536 }, (_, i) => [`k${i}`, i])) }
+  const wide = {
+    bin16: new Uint8Array(300).fill(7),
+    bin32: new Uint8Array(70_000).fill(9),
+    map32: Object.fromEntries(Array.from({ length: 65_536 }, (_, i) => [`k${i}`, i])),
+  }
   for (const [name, v] of Object.entries(wide)) t.same(r.decode(encode(v)), stock.decode(encode(v)), name)
   const values = randomValues(3_000, 1126)
   let same = 0
   for (const v of values) {
     const bytes = encode(v, { ignoreUndefined: true })
-    if (JSON.stringify(outcome(() => r.decode(bytes)), replacer) === JSON.stringify(outcome(() => stock.decode(bytes)), replacer)) same++
+    if (
+      JSON.stringify(
+        outcome(() => r.decode(bytes)),
+        replacer,
+      ) ===
+      JSON.stringify(
+        outcome(() => stock.decode(bytes)),
+        replacer,
+      )
+    )
+      same++
   }
   t.equal(same, values.length, 'every random body')
   const inBigger = Buffer.concat([Buffer.from([9, 9]), encode({ s: 'in a bigger buffer', b: new Uint8Array([1, 2]) })])
@@ -58,7 +72,12 @@ t.test('msgpack reader - hands extensions, odd keys and malformed input to msgpa
     ['an empty body', new Uint8Array(0)],
     ['90 levels deep', encode(deep)],
   ]
-  for (const [name, bytes] of cases) t.same(outcome(() => r.decode(bytes)), outcome(() => stock.decode(bytes)), name)
+  for (const [name, bytes] of cases)
+    t.same(
+      outcome(() => r.decode(bytes)),
+      outcome(() => stock.decode(bytes)),
+      name,
+    )
   t.same(Object.getPrototypeOf({}), Object.prototype)
   t.notOk('polluted' in ({} as object), 'no prototype was polluted')
   t.ok(outcome(() => r.decode(cases[2]![1])) instanceof Object && (outcome(() => r.decode(cases[2]![1])) as { error: string }).error === DecodeError.name)
@@ -75,7 +94,11 @@ t.test('msgpack reader - short keys come from the cache; invalid UTF-8 is U+FFFD
   t.same(r.decode(badKeyAndDate), { 'a\ufffdb': 1, d: new Date(0) }, 'msgpack path, with the same key cache')
   const many = Array.from({ length: 40 }, (_, i) => `key${i}`)
   for (const k of many) t.same(r.decode(encode({ [k]: k })), { [k]: k })
-  t.same(r.decode(encode(Object.fromEntries(many.map((k) => [k, 1])))), Object.fromEntries(many.map((k) => [k, 1])), 'more keys of one length than the cache keeps')
+  t.same(
+    r.decode(encode(Object.fromEntries(many.map((k) => [k, 1])))),
+    Object.fromEntries(many.map((k) => [k, 1])),
+    'more keys of one length than the cache keeps',
+  )
 })
 
 /** JSON of decoded values that keeps what JSON loses: binary, NaN, infinities and -0. */
@@ -94,7 +117,12 @@ t.test('msgpack reader - nests maxDepth levels itself; deeper goes to the fallba
   t.same(checked, [], 'two levels: read by the fast path, not checked')
   t.same(r.decode(encode([[['x']]]), 0, check), [[['x']]])
   t.same(checked, [[[['x']]]], 'three levels: read by the fallback, then checked')
-  t.throws(() => r.decode(encode({ a: { b: {} } }), 0, () => {
-    throw new RangeError('too deep for this caller')
-  }), /too deep for this caller/, "the check's error is the decode's")
+  t.throws(
+    () =>
+      r.decode(encode({ a: { b: {} } }), 0, () => {
+        throw new RangeError('too deep for this caller')
+      }),
+    /too deep for this caller/,
+    "the check's error is the decode's",
+  )
 })

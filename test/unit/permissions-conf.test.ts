@@ -11,17 +11,29 @@ t.test('permissions - config/permissions.conf is what the module registry derive
 t.test('permissions - a module serves only its own subjects and reads only its own inbox', async (t) => {
   for (const m of Object.values(MODULES)) {
     const p = modulePermissions(m)
-    t.same(p.subscribe.allow.filter((s) => s.startsWith('rpc.')), [`rpc.${m.name}.>`], `${m.name} serves rpc.${m.name}.> only`)
-    t.same(p.subscribe.allow.filter((s) => s.startsWith('_INBOX')), [`_INBOX_${m.name}.>`], `${m.name} reads its own inbox only`)
+    t.same(
+      p.subscribe.allow.filter((s) => s.startsWith('rpc.')),
+      [`rpc.${m.name}.>`],
+      `${m.name} serves rpc.${m.name}.> only`,
+    )
+    t.same(
+      p.subscribe.allow.filter((s) => s.startsWith('_INBOX')),
+      [`_INBOX_${m.name}.>`],
+      `${m.name} reads its own inbox only`,
+    )
     t.equal(p.publish.deny === undefined, m.nats.broadcast === true, `${m.name} may broadcast only when its module says so`)
   }
   t.same(
-    Object.values(MODULES).filter((m) => m.nats.broadcast === true).map((m) => m.name),
+    Object.values(MODULES)
+      .filter((m) => m.nats.broadcast === true)
+      .map((m) => m.name),
     ['admin'],
     'admin alone publishes chat.broadcast and chat.online',
   )
   t.same(
-    Object.values(MODULES).filter((m) => modulePermissions(m).publish.allow.includes('msg.>')).map((m) => m.name),
+    Object.values(MODULES)
+      .filter((m) => modulePermissions(m).publish.allow.includes('msg.>'))
+      .map((m) => m.name),
     ['message'],
     'message alone publishes to its stream subjects',
   )

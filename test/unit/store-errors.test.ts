@@ -12,8 +12,14 @@ t.test('store errors - passing NATS/JetStream failures become UNAVAILABLE, other
   t.notOk(isTransientStoreError(new RpcError('UNAVAILABLE', 'x')))
   t.notOk(isTransientStoreError(new TypeError('bug')))
   const ctx = {} as never
-  await t.rejects(storeErrors(ctx, () => Promise.reject(named('TimeoutError', 'timeout'))), { code: 'UNAVAILABLE', message: /state store unavailable/ })
-  await t.rejects(storeErrors(ctx, () => Promise.reject(new TypeError('bug'))), TypeError)
+  await t.rejects(
+    storeErrors(ctx, () => Promise.reject(named('TimeoutError', 'timeout'))),
+    { code: 'UNAVAILABLE', message: /state store unavailable/ },
+  )
+  await t.rejects(
+    storeErrors(ctx, () => Promise.reject(new TypeError('bug'))),
+    TypeError,
+  )
   t.equal(await storeErrors(ctx, () => Promise.resolve(42)), 42)
 })
 
@@ -26,9 +32,20 @@ t.test('store errors - opening waits out passing failures (a cluster electing le
   t.equal(await untilStoreReady(flaky, 5_000), 'open')
   t.equal(calls, 3, 'retried twice, then opened')
   calls = 0
-  await t.rejects(untilStoreReady(async () => { calls++; throw new TypeError('bad config') }, 5_000), TypeError)
+  await t.rejects(
+    untilStoreReady(async () => {
+      calls++
+      throw new TypeError('bad config')
+    }, 5_000),
+    TypeError,
+  )
   t.equal(calls, 1, 'a real error is thrown at once')
   const t0 = Date.now()
-  await t.rejects(untilStoreReady(async () => { throw named('NoResponders', 'no responders') }, 200), { name: 'NoResponders' })
+  await t.rejects(
+    untilStoreReady(async () => {
+      throw named('NoResponders', 'no responders')
+    }, 200),
+    { name: 'NoResponders' },
+  )
   t.ok(Date.now() - t0 < 1_000, 'and a store that stays away fails after the bound')
 })

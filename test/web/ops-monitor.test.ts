@@ -92,6 +92,9 @@ t.test('ops monitor - the gateway serves the pages, the dashboard data and lists
   let text = ''
   while (!/^data: .*\n\n/m.test(text)) text += new TextDecoder().decode((await reader.read()).value)
   const event = JSON.parse(/^data: (.*)$/m.exec(text)![1]!) as OpsSnapshot
-  t.ok(event.services.some((s) => s.name === 'gateway'), 'its events carry snapshots')
+  t.ok(
+    event.services.some((s) => s.name === 'gateway'),
+    'its events carry snapshots',
+  )
   ac.abort()
 })

@@ -22,7 +22,10 @@ async function sees(t: Test, page: Page, selector: string, text: string | RegExp
     await target.waitFor({ state: 'visible', timeout: WAIT_MS })
     t.pass(what)
   } catch {
-    const shown = await page.locator(selector).allInnerTexts().catch(() => [])
+    const shown = await page
+      .locator(selector)
+      .allInnerTexts()
+      .catch(() => [])
     t.fail(`${what}: no visible ${selector} with ${String(text)}; shows ${JSON.stringify(shown)}`)
   }
 }
@@ -33,7 +36,9 @@ async function fill(page: Page, fields: Record<string, string>): Promise<void> {
 
 /** Sum of the requests column of `method` rows in `service`'s card on the dashboard (0 when absent). */
 async function dashboardRequests(page: Page, service: string, method: string): Promise<number> {
-  const cells = await page.locator(`[data-service="${service}"] tr[data-method="${method}"]`).evaluateAll((rows) => rows.map((r) => Number((r as HTMLElement).dataset.requests)))
+  const cells = await page
+    .locator(`[data-service="${service}"] tr[data-method="${method}"]`)
+    .evaluateAll((rows) => rows.map((r) => Number((r as HTMLElement).dataset.requests)))
   return cells.reduce((a, b) => a + b, 0)
 }
 
@@ -178,6 +183,7 @@ t.test('web - chat page and operations dashboard in headless Chromium against a 
     t.ok(await until(async () => (await dashboardRequests(ops, 'message', 'send')) >= before + 3), 'message.send requests rose by the three direct messages')
     t.ok((await dashboardRequests(ops, 'gateway', 'message.send')) >= 3, 'the gateway counts its message.send calls')
     t.ok((await dashboardRequests(ops, 'gateway', 'user.login')) >= 4, 'and its logins, failed ones included')
+    // biome-ignore lint/performance/useDomNodeTextContent: Playwright's Locator.innerText(), not the DOM property
     const gatewayErrors = Number(await ops.locator('[data-service="gateway"] tr[data-method="user.login"] td').nth(2).innerText())
     t.ok(gatewayErrors >= 2, 'the failed logins count as errors')
     t.ok(await ops.locator('#overall-chart svg polyline.req').count(), 'the overall chart draws requests/s')

@@ -423,7 +423,8 @@ async function openConversation(c) {
   if (state.current && keyOf(state.current) === key) renderMessages()
   if (c.kind === 'group') {
     const members = await call('group.members', { groupId: c.groupId }).catch(() => undefined)
-    if (members && state.current && keyOf(state.current) === key) $('conv-info').textContent = `group id ${c.groupId} · ${members.length} members: ${members.map((p) => p.username).join(', ')}`
+    if (members && state.current && keyOf(state.current) === key)
+      $('conv-info').textContent = `group id ${c.groupId} · ${members.length} members: ${members.map((p) => p.username).join(', ')}`
   }
 }
 

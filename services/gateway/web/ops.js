@@ -44,14 +44,36 @@ function service(s, snap) {
   const box = el('article', 'service')
   box.dataset.service = s.name
   const head = el('header')
-  head.append(el('h3', null, s.name), el('span', 'desc', s.description), el('span', 'badge', `${s.instances.length} instance${s.instances.length === 1 ? '' : 's'} · v${s.versions.join(', v')}`))
+  head.append(
+    el('h3', null, s.name),
+    el('span', 'desc', s.description),
+    el('span', 'badge', `${s.instances.length} instance${s.instances.length === 1 ? '' : 's'} · v${s.versions.join(', v')}`),
+  )
   const chart = el('div', 'chart')
-  lineChart(chart, snap.times, [{ values: s.rate, cls: 'req' }, { values: s.errorRate, cls: 'err' }], { spanMs: spanOf(snap), height: 56 })
+  lineChart(
+    chart,
+    snap.times,
+    [
+      { values: s.rate, cls: 'req' },
+      { values: s.errorRate, cls: 'err' },
+    ],
+    { spanMs: spanOf(snap), height: 56 },
+  )
   const instances = table(
     ['instance', 'version', 'up', '#reply ms', '#requests', '#errors'],
     s.instances.map((i) => {
       const extra = i.metadata.connections !== undefined ? ` · ${i.metadata.connections} connections` : ''
-      const tr = row([i.id + extra + (i.stale ? ' (missed last poll)' : ''), i.version, since(i.started), num(i.rtt.toFixed(1)), num(i.requests), num(i.errors, i.errors > 0 ? 'num bad' : 'num')], i.stale ? 'stale' : '')
+      const tr = row(
+        [
+          i.id + extra + (i.stale ? ' (missed last poll)' : ''),
+          i.version,
+          since(i.started),
+          num(i.rtt.toFixed(1)),
+          num(i.requests),
+          num(i.errors, i.errors > 0 ? 'num bad' : 'num'),
+        ],
+        i.stale ? 'stale' : '',
+      )
       tr.dataset.instance = i.id
       return tr
     }),
@@ -60,7 +82,15 @@ function service(s, snap) {
   const methods = table(
     ['method', '#requests', '#errors', '#req/s', '#error rate', '#avg ms', 'last error'],
     s.methods.map((m) => {
-      const tr = row([m.name, num(m.requests), num(m.errors), num(m.rate.toFixed(2)), num(pct(m.errorRatio), m.errorRatio > 0 ? 'num bad' : 'num'), num(ms(m.avgMs)), m.lastError])
+      const tr = row([
+        m.name,
+        num(m.requests),
+        num(m.errors),
+        num(m.rate.toFixed(2)),
+        num(pct(m.errorRatio), m.errorRatio > 0 ? 'num bad' : 'num'),
+        num(ms(m.avgMs)),
+        m.lastError,
+      ])
       tr.dataset.method = m.name
       tr.dataset.requests = String(m.requests)
       return tr
@@ -74,8 +104,17 @@ function service(s, snap) {
 function render(snap) {
   const instances = snap.services.reduce((n, s) => n + s.instances.length, 0)
   const rate = snap.rate.length ? snap.rate[snap.rate.length - 1] : 0
-  $('summary').textContent = `${snap.services.length} services · ${instances} instances · ${rate.toFixed(1)} req/s · polled ${new Date(snap.at).toLocaleTimeString()}`
-  lineChart($('overall-chart'), snap.times, [{ values: snap.rate, cls: 'req' }, { values: snap.errorRate, cls: 'err' }], { spanMs: spanOf(snap), height: 90, width: 900 })
+  $('summary').textContent =
+    `${snap.services.length} services · ${instances} instances · ${rate.toFixed(1)} req/s · polled ${new Date(snap.at).toLocaleTimeString()}`
+  lineChart(
+    $('overall-chart'),
+    snap.times,
+    [
+      { values: snap.rate, cls: 'req' },
+      { values: snap.errorRate, cls: 'err' },
+    ],
+    { spanMs: spanOf(snap), height: 90, width: 900 },
+  )
   $('span').textContent = `last ${Math.round(spanOf(snap) / 60_000)} min`
   $('services').replaceChildren(...snap.services.map((s) => service(s, snap)))
   document.body.dataset.polls = String(snap.polls)

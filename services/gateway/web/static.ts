@@ -23,7 +23,12 @@ export function serveWeb(path: string, req: IncomingMessage, res: ServerResponse
   if (entry === undefined || (req.method !== 'GET' && req.method !== 'HEAD')) return false
   readFile(new URL(entry.file, DIR)).then(
     (body) => {
-      const headers: Record<string, string | number> = { 'content-type': entry.type, 'content-length': body.length, 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' }
+      const headers: Record<string, string | number> = {
+        'content-type': entry.type,
+        'content-length': body.length,
+        'cache-control': 'no-cache',
+        'x-content-type-options': 'nosniff',
+      }
       if (entry.file.endsWith('.html')) headers['content-security-policy'] = PAGE_CSP
       res.writeHead(200, headers)
       res.end(req.method === 'HEAD' ? undefined : body)

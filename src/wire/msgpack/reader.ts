@@ -7,9 +7,11 @@ const MAX_CACHED_KEY = 16
 const KEYS_PER_LENGTH = 16
 
 const utf8Slice = (Buffer.prototype as unknown as { utf8Slice?: (this: Uint8Array, start: number, end: number) => string }).utf8Slice
-const toString = utf8Slice ?? function (this: Uint8Array, start: number, end: number) {
-  return Buffer.from(this.buffer, this.byteOffset, this.byteLength).toString('utf8', start, end)
-}
+const utf8ToString =
+  utf8Slice ??
+  function (this: Uint8Array, start: number, end: number) {
+    return Buffer.from(this.buffer, this.byteOffset, this.byteLength).toString('utf8', start, end)
+  }
 
 /** Thrown inside the reader when the input needs msgpack's own Decoder; never escapes. */
 const FALLBACK = new Error('msgpack fallback')
@@ -37,7 +39,7 @@ export class KeyCache {
       for (let j = 0; j < byteLength; j++) if (k[j] !== bytes[offset + j]) continue next
       return list[i]!.key
     }
-    const key = toString.call(bytes, offset, offset + byteLength)
+    const key = utf8ToString.call(bytes, offset, offset + byteLength)
     const entry = { bytes: Uint8Array.prototype.slice.call(bytes, offset, offset + byteLength), key }
     if (list.length < KEYS_PER_LENGTH) list.push(entry)
     else list[(Math.random() * KEYS_PER_LENGTH) | 0] = entry
@@ -174,7 +176,7 @@ export class MsgpackReader {
     const p = this.#p
     if (p + n > this.#b.length) throw FALLBACK
     this.#p = p + n
-    return toString.call(this.#b, p, p + n)
+    return utf8ToString.call(this.#b, p, p + n)
   }
 
   #binary(n: number): Uint8Array {
@@ -211,7 +213,7 @@ export class MsgpackReader {
     const p = this.#p
     if (p + n > b.length) throw FALLBACK
     this.#p = p + n
-    const key = this.#keys.canBeCached(n) ? this.#keys.decode(b, p, n) : toString.call(b, p, p + n)
+    const key = this.#keys.canBeCached(n) ? this.#keys.decode(b, p, n) : utf8ToString.call(b, p, p + n)
     if (key === '__proto__') throw FALLBACK
     return key
   }
