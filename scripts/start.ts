@@ -9,7 +9,6 @@ import { mkdirSync } from 'node:fs'
 import { connect as tcpConnect } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { MODULE_NAMES, MODULES } from '../services/registry.ts'
-// @ts-expect-error: a plain .mjs script without type declarations
 import { ensureNatsServer, natsServerBin } from './ensure-nats-server.mjs'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))

@@ -1,23 +1,7 @@
 import { WebSocket } from 'ws'
+import { CallError, GatewayClient, type PushEvent } from '../gateway/web/gateway-client.js'
 
-/** A failed call, as the gateway reported it (or a local failure: UNAVAILABLE, DEADLINE_EXCEEDED). */
-export class CallError extends Error {
-  override readonly name = 'CallError'
-  constructor(
-    readonly code: string,
-    readonly status: number,
-    message: string,
-    readonly data?: unknown,
-  ) {
-    super(message)
-  }
-}
-
-/** An event frame pushed by the gateway: `{ event: 'message' | 'broadcast' | 'session' | 'hello', ... }`. */
-export interface PushEvent {
-  readonly event: string
-  readonly [key: string]: unknown
-}
+export { CallError, type PushEvent } from '../gateway/web/gateway-client.js'
 
 export interface ConnectionOptions {
   /** Timeout of a call, ms. */
@@ -28,34 +12,24 @@ export interface ConnectionOptions {
 
 export const DEFAULT_CONNECTION_OPTIONS: Required<ConnectionOptions> = { timeout: 10_000, keepEvents: 1_000 }
 
-interface Pending {
-  resolve(v: unknown): void
-  reject(e: Error): void
-  timer: ReturnType<typeof setTimeout>
-}
-
-/** A client of the gateway's JSON protocol (docs/gateway-protocol.md) over one WebSocket. */
+/**
+ * A client of the gateway's JSON protocol over one WebSocket, on Node: the shared protocol client
+ * (services/gateway/web/gateway-client.js, which the web page uses too) plus a record of pushed events that
+ * scripts and tests can wait for.
+ */
 export class GatewayConnection {
-  readonly #pending = new Map<number, Pending>()
-  readonly #listeners = new Set<(e: PushEvent) => void>()
+  readonly #client: GatewayClient
   readonly #events: PushEvent[] = []
   readonly #waiters = new Set<{ match: (e: PushEvent) => boolean; resolve: (e: PushEvent) => void }>()
   readonly #opts: Required<ConnectionOptions>
-  #nextId = 1
 
   private constructor(
     readonly socket: WebSocket,
     opts: ConnectionOptions,
   ) {
     this.#opts = { ...DEFAULT_CONNECTION_OPTIONS, ...opts }
-    socket.on('message', (data) => this.#onFrame(String(data)))
-    socket.on('close', () => {
-      for (const p of this.#pending.values()) {
-        clearTimeout(p.timer)
-        p.reject(new CallError('UNAVAILABLE', 503, 'connection to the gateway closed'))
-      }
-      this.#pending.clear()
-    })
+    this.#client = new GatewayClient(socket, { timeout: this.#opts.timeout })
+    this.#client.onEvent((e) => this.#onEvent(e))
     socket.on('error', () => undefined)
   }
 
@@ -71,27 +45,17 @@ export class GatewayConnection {
 
   /** Whether the socket is open. */
   get open(): boolean {
-    return this.socket.readyState === WebSocket.OPEN
+    return this.#client.open
   }
 
   /** Calls `service.method` with `input`; resolves with the result or rejects with a CallError. */
   call<T = unknown>(call: string, input: unknown = {}, timeout = this.#opts.timeout): Promise<T> {
-    if (!this.open) return Promise.reject(new CallError('UNAVAILABLE', 503, 'not connected to the gateway'))
-    const id = this.#nextId++
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(id)
-        reject(new CallError('DEADLINE_EXCEEDED', 504, `${call}: no reply in ${timeout} ms`))
-      }, timeout)
-      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer })
-      this.socket.send(JSON.stringify({ id, call, input }))
-    })
+    return this.#client.call<T>(call, input, timeout)
   }
 
   /** Calls `listener` for every pushed event; returns a function that stops it. */
   onEvent(listener: (e: PushEvent) => void): () => void {
-    this.#listeners.add(listener)
-    return () => this.#listeners.delete(listener)
+    return this.#client.onEvent(listener)
   }
 
   /** The first kept or future event that `match` accepts (it is consumed); rejects after `timeout` ms. */
@@ -124,29 +88,11 @@ export class GatewayConnection {
     if (this.socket.readyState === WebSocket.CLOSED) return Promise.resolve()
     return new Promise((resolve) => {
       this.socket.once('close', () => resolve())
-      this.socket.close(1000)
+      this.#client.close(1000)
     })
   }
 
-  #onFrame(text: string): void {
-    let frame: Record<string, unknown>
-    try {
-      frame = JSON.parse(text) as Record<string, unknown>
-    } catch {
-      return
-    }
-    if (typeof frame.event === 'string') return this.#onEvent(frame as PushEvent)
-    const p = typeof frame.id === 'number' ? this.#pending.get(frame.id) : undefined
-    if (p === undefined) return this.#onEvent({ event: 'unmatched', frame })
-    this.#pending.delete(frame.id as number)
-    clearTimeout(p.timer)
-    if (frame.ok === true) return p.resolve(frame.result)
-    const e = (frame.error ?? {}) as { code?: string; status?: number; message?: string; data?: unknown }
-    p.reject(new CallError(e.code ?? 'INTERNAL', e.status ?? 500, e.message ?? 'malformed error frame', e.data))
-  }
-
   #onEvent(e: PushEvent): void {
-    for (const l of this.#listeners) l(e)
     for (const w of this.#waiters) {
       if (w.match(e)) {
         this.#waiters.delete(w)

@@ -1,4 +1,7 @@
-// The web chat page: talks to the gateway's JSON WebSocket protocol only (docs/gateway-protocol.md).
+// The web chat page: talks to the gateway's JSON WebSocket protocol only (docs/gateway-protocol.md), through the
+// protocol client it shares with the terminal client (gateway-client.js).
+import { CallError, GatewayClient } from './gateway-client.js'
+
 const CALL_TIMEOUT_MS = 10_000
 const PRESENCE_EVERY_MS = 5_000
 const HISTORY_LIMIT = 50
@@ -13,77 +16,40 @@ const el = (tag, cls, text) => {
   return e
 }
 
-/** A failed call, as the gateway reported it (or a local UNAVAILABLE / DEADLINE_EXCEEDED). */
-class CallError extends Error {
-  constructor(code, message, data) {
-    super(message)
-    this.code = code
-    this.data = data
-  }
-}
-
 // ---- connection -------------------------------------------------------------------------------------------------
 
 const conn = {
-  socket: null,
-  nextId: 1,
-  pending: new Map(),
+  /** @type {GatewayClient | null} */
+  client: null,
   retryMs: 250,
   wasOpen: false,
 }
 
 function connect() {
   const socket = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`)
-  conn.socket = socket
+  const client = new GatewayClient(socket, { timeout: CALL_TIMEOUT_MS })
+  conn.client = client
   setStatus('connecting', 'connecting…')
-  socket.onmessage = (e) => onFrame(e.data)
-  socket.onopen = () => {
+  client.onEvent((e) => {
+    if (e.event === 'unmatched') {
+      const frame = /** @type {any} */ (e.frame)
+      if (!frame?.ok) showError(explain('', frame?.error))
+    } else onEvent(e)
+  })
+  socket.addEventListener('open', () => {
     conn.retryMs = 250
-  }
-  socket.onclose = () => {
-    for (const p of conn.pending.values()) {
-      clearTimeout(p.timer)
-      p.reject(new CallError('UNAVAILABLE', 'connection to the gateway closed'))
-    }
-    conn.pending.clear()
+  })
+  socket.addEventListener('close', () => {
     setStatus('offline', 'disconnected — reconnecting…')
     if (state.user) showError('Lost the connection to the server. Reconnecting…')
     setTimeout(connect, conn.retryMs)
     conn.retryMs = Math.min(conn.retryMs * 2, RECONNECT_MAX_MS)
-  }
-}
-
-function call(name, input = {}) {
-  const socket = conn.socket
-  if (!socket || socket.readyState !== WebSocket.OPEN) return Promise.reject(new CallError('UNAVAILABLE', 'not connected to the gateway'))
-  const id = conn.nextId++
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      conn.pending.delete(id)
-      reject(new CallError('DEADLINE_EXCEEDED', `${name} got no answer within ${CALL_TIMEOUT_MS / 1000} s`))
-    }, CALL_TIMEOUT_MS)
-    conn.pending.set(id, { resolve, reject, timer })
-    socket.send(JSON.stringify({ id, call: name, input }))
   })
 }
 
-function onFrame(text) {
-  let frame
-  try {
-    frame = JSON.parse(text)
-  } catch {
-    return
-  }
-  if (frame.event !== undefined) return onEvent(frame)
-  const p = conn.pending.get(frame.id)
-  if (p === undefined) {
-    if (!frame.ok) showError(explain('', frame.error))
-    return
-  }
-  conn.pending.delete(frame.id)
-  clearTimeout(p.timer)
-  if (frame.ok) p.resolve(frame.result)
-  else p.reject(new CallError(frame.error.code, frame.error.message, frame.error.data))
+function call(name, input = {}) {
+  if (conn.client === null) return Promise.reject(new CallError('UNAVAILABLE', 503, 'not connected to the gateway'))
+  return conn.client.call(name, input)
 }
 
 function onEvent(frame) {

@@ -1,3 +1,4 @@
+// @ts-check
 // A tiny inline-SVG line chart: no library, no build step.
 const NS = 'http://www.w3.org/2000/svg'
 

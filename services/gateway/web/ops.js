@@ -1,7 +1,17 @@
+// @ts-check
 // The operations dashboard: renders the snapshots the gateway streams on /ops/events (services/ops/).
 import { lineChart } from './chart.js'
 
-const $ = (id) => document.getElementById(id)
+/**
+ * The element with id `id`; the page always has it.
+ * @param {string} id
+ * @returns {HTMLElement}
+ */
+const $ = (id) => {
+  const e = document.getElementById(id)
+  if (e === null) throw new Error(`the page has no #${id}`)
+  return e
+}
 const el = (tag, cls, text) => {
   const e = document.createElement(tag)
   if (cls) e.className = cls
