@@ -7,7 +7,7 @@ import { resolveChatOptions, type ChatOptions } from '../shared/options.ts'
 import { ChatSubject, sessionsOf } from '../shared/presence.ts'
 import { Group } from '../group/contract.ts'
 import { MessageService } from '../message/contract.ts'
-import type { ChatMessage } from '../message/store.ts'
+import type { ChatMessage } from '../message/entry.ts'
 import { User } from '../user/contract.ts'
 import { Admin } from './contract.ts'
 

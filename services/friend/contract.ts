@@ -4,7 +4,7 @@ import { Empty, Profile, Username } from '../shared/schemas.ts'
 
 /** Friend lists. Every method is (auth). */
 export const Friend = defineService('friend', {
-  version: '1.0.0',
+  version: '1.1.0',
   description: 'friend lists',
   methods: {
     add: {
@@ -19,6 +19,11 @@ export const Friend = defineService('friend', {
       output: Empty,
       errors: { NOT_FOUND: { status: 404 } },
     },
-    list: { description: 'my friends with their presence', input: Empty, output: Type.Array(Profile), idempotent: true },
+    list: {
+      description: 'my friends with their presence and my unread count with each (absent when the message module cannot say now)',
+      input: Empty,
+      output: Type.Array(Type.Object({ ...Profile.properties, unread: Type.Optional(Type.Integer({ minimum: 0 })) })),
+      idempotent: true,
+    },
   },
 })

@@ -2,6 +2,7 @@ import type { NatsConnection } from '@nats-io/nats-core'
 import type { KV } from '@nats-io/kv'
 import type { Worker } from 'switchboard'
 import { caller } from '../shared/auth.ts'
+import { unreadCounts } from '../shared/unread.ts'
 import { serveChatModule } from '../shared/serve-module.ts'
 import { resolveChatOptions, type ChatOptions } from '../shared/options.ts'
 import { openBucket, readValue, updateValue } from '../shared/state.ts'
@@ -48,7 +49,12 @@ export async function startFriendWorker(nc: NatsConnection, options: Partial<Cha
       async list(_, ctx) {
         const ids = (await readValue<string[]>(kv, keyOf(caller(ctx).userId)))?.value ?? []
         if (ids.length === 0) return []
-        return ctx.client(User).profiles({ userIds: ids })
+        const profiles = await ctx.client(User).profiles({ userIds: ids })
+        const unread = await unreadCounts(
+          ctx,
+          profiles.map((p) => `@${p.username}`),
+        )
+        return profiles.map((p) => ({ ...p, ...unread(`@${p.username}`) }))
       },
     },
     o,

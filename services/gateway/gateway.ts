@@ -2,7 +2,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { NatsConnection, Subscription } from '@nats-io/nats-core'
 import { WebSocketServer, type RawData, type WebSocket } from 'ws'
 import { client, RpcError, type AnyContract, type Client } from 'switchboard'
+import { MessageService } from '../message/contract.ts'
+import type { ChatMessage } from '../message/entry.ts'
+import { FeedPositions } from '../shared/position.ts'
 import { User } from '../user/contract.ts'
+import { FeedTail } from './feed-tail.ts'
+import { messageFrame } from './frames.ts'
 import { Access, CALLABLE, GatewayCall } from './methods.ts'
 import { resolveGatewayOptions, type GatewayOptions, type ResolvedGatewayOptions } from './options.ts'
 import { errorReply, GatewayEvent, parseFrame, PROTOCOL_VERSION, rpcErrorReply, type CallFrame } from './protocol.ts'
@@ -35,7 +40,9 @@ export interface Gateway {
  */
 export async function startGateway(nc: NatsConnection, options?: GatewayOptions): Promise<Gateway> {
   const opts = resolveGatewayOptions(options)
-  const registry = new SessionRegistry(nc, opts.logger)
+  const positions = new FeedPositions(opts.feedKey)
+  const registry = new SessionRegistry(nc, positions, opts.logger, (s) => endSession(s, 'fell too far behind while catching up: resume again'))
+  const tail = new FeedTail(nc, (seq, entry) => registry.deliver(seq, entry), opts.logger)
   const clients = new Map<AnyContract, Client<AnyContract>>()
   const sessions = new Set<Session>()
   let inFlight = 0
@@ -62,35 +69,99 @@ export async function startGateway(nc: NatsConnection, options?: GatewayOptions)
     const token = session.token
     if (target.access === Access.auth && token === undefined) throw new RpcError('UNAUTHENTICATED', `${frame.call} needs a session: log in first`)
     const headers = target.access === Access.auth ? { Authorization: `Bearer ${token}` } : undefined
+    const { input, after } = frame.call === 'user.login' ? withoutAfter(frame.input) : { input: frame.input, after: undefined }
     try {
-      const result = await clientOf(target.contract).$call(target.method, frame.input, { headers })
-      return await after(session, frame.call, token, result)
+      const result = await clientOf(target.contract).$call(target.method, input, { headers })
+      return await afterCall(session, frame.call, token, result, after)
     } catch (err) {
       if (err instanceof RpcError && err.code === 'UNAUTHENTICATED' && token !== undefined && session.token === token) endSession(session, err.message)
       throw err
     }
   }
 
-  const after = async (session: Session, call: string, token: string | undefined, result: unknown): Promise<unknown> => {
+  const afterCall = async (session: Session, call: string, token: string | undefined, result: unknown, after: string | undefined): Promise<unknown> => {
     if (call === 'user.login') {
       const r = result as { token: string; userId: string }
-      await registry.attach(session, r.userId, r.token)
-      if (!sessions.has(session)) registry.detach(session)
-    } else if (call === 'user.logout') {
-      if (session.token === token) registry.detach(session)
-    } else if (call === 'message.offline' && Array.isArray(result)) {
-      return result.filter((m: { messageId?: unknown }) => typeof m?.messageId !== 'string' || session.firstSight(m.messageId))
+      return { ...r, pos: await attach(session, r.userId, r.token, after) }
+    }
+    if (call === 'user.logout') {
+      if (session.token === token) leave(session)
+    } else if (call === 'message.offline' && Array.isArray(result) && session.userId !== undefined) {
+      // what a session of this user here was pushed already is not news
+      const userId = session.userId
+      const sessions = [...registry.sessionsOf(userId)]
+      const pushed = (seq: number) => sessions.some((s) => seq > s.since && seq <= s.lastSeq)
+      return (result as ChatMessage[]).filter((m) => (m.pos === undefined || !pushed(positions.seqOf(userId, m.pos))) && session.firstSight(m.messageId))
     }
     return result
   }
 
   const resume = async (session: Session, input: unknown): Promise<unknown> => {
-    const token = (input as { token?: unknown } | null)?.token
-    if (typeof token !== 'string') throw new RpcError('INVALID_ARGUMENT', 'session.resume needs { "token": string }')
-    const who = await clientOf(User).$call('verify', { token })
-    await registry.attach(session, (who as { userId: string }).userId, token)
-    if (!sessions.has(session)) registry.detach(session)
-    return who
+    const { token, after } = (input ?? {}) as { token?: unknown; after?: unknown }
+    if (typeof token !== 'string') throw new RpcError('INVALID_ARGUMENT', 'session.resume needs { "token": string, "after"?: string }')
+    if (after !== undefined && typeof after !== 'string') throw new RpcError('INVALID_ARGUMENT', 'session.resume: "after" must be a feed position (a string)')
+    const who = (await clientOf(User).$call('verify', { token })) as { userId: string }
+    return { ...who, pos: await attach(session, who.userId, token, after) }
+  }
+
+  /**
+   * Logs the socket in as `userId` and, with `after`, first pushes what its feed holds after that position (through
+   * `message.sync`), then what the stream's tail brought meanwhile: every entry once, in order, no gap between the
+   * two (docs/delivery.md). Resolves with the position the session is at.
+   */
+  const attach = async (session: Session, userId: string, token: string, after: string | undefined): Promise<string> => {
+    const from = after === undefined ? undefined : positions.seqOf(userId, after)
+    session.holdLive()
+    try {
+      await registry.attach(session, userId, token)
+      if (!sessions.has(session)) throw new RpcError('UNAVAILABLE', 'the socket closed')
+      // the tail holds everything after its position back for this session: catching up may stop there
+      const until = tail.ready ? tail.lastSeq : Number.POSITIVE_INFINITY
+      session.since = from ?? (Number.isFinite(until) ? until : 0)
+      if (from !== undefined) {
+        session.lastSeq = from
+        await catchUp(session, userId, token, after!, until)
+      }
+      session.live(Number.isFinite(until) ? until : session.lastSeq)
+      return positions.of(userId, session.lastSeq)
+    } catch (err) {
+      session.dropHeld()
+      registry.detach(session)
+      throw err
+    }
+  }
+
+  /** Pushes the feed of `userId` after `after` up to sequence `until`, page by page. */
+  const catchUp = async (session: Session, userId: string, token: string, after: string, until: number): Promise<void> => {
+    const messages = clientOf(MessageService) as unknown as Client<typeof MessageService>
+    let cursor = after
+    for (let page = 0; page < opts.maxCatchUpPages; page++) {
+      const r = await messages.sync({ after: cursor, limit: CATCH_UP_PAGE }, { headers: { Authorization: `Bearer ${token}` } })
+      for (const m of r.messages) {
+        const seq = positions.seqOf(userId, m.pos!)
+        if (seq > until) return
+        session.replay(seq, messageFrame(m as ChatMessage))
+      }
+      cursor = r.pos
+      // everything for the user up to the page's position has been sent
+      const at = Math.min(positions.seqOf(userId, r.pos), until)
+      if (at > session.lastSeq) session.lastSeq = at
+      if (!r.more || at >= until) return
+    }
+    throw new RpcError(
+      'RESOURCE_EXHAUSTED',
+      `more than ${opts.maxCatchUpPages * CATCH_UP_PAGE} entries to catch up: resume from a later position, or reload from history`,
+    )
+  }
+
+  /** The socket leaves its session: its feed position so far is noted, so message.offline skips what it was sent. */
+  const leave = (session: Session) => {
+    const { userId, token, lastSeq, since } = session
+    registry.detach(session)
+    if (userId === undefined || token === undefined || lastSeq <= since) return
+    const messages = clientOf(MessageService) as unknown as Client<typeof MessageService>
+    const seen = { from: positions.of(userId, since), pos: positions.of(userId, lastSeq) }
+    messages.seen(seen, { headers: { Authorization: `Bearer ${token}` } }).catch(() => undefined)
   }
 
   const endSession = (session: Session, reason: string) => {
@@ -137,8 +208,8 @@ export async function startGateway(nc: NatsConnection, options?: GatewayOptions)
     socket.on('message', (data, isBinary) => void onFrame(session, data, isBinary).catch((err) => opts.logger.error({ err }, 'frame handling failed')))
     socket.on('error', (err) => opts.logger.debug({ err }, 'socket error'))
     socket.on('close', () => {
-      registry.detach(session)
       sessions.delete(session)
+      leave(session)
     })
     session.send({ event: GatewayEvent.hello, protocol: PROTOCOL_VERSION, maxFrameBytes: opts.maxFrameBytes })
   }
@@ -154,6 +225,7 @@ export async function startGateway(nc: NatsConnection, options?: GatewayOptions)
     nc.subscribe(ChatSubject.online, { callback: (err, msg) => void (err === null && reply(msg, { userIds: registry.userIds() })) }),
   ]
   await nc.flush()
+  void tail.start().catch((err: unknown) => opts.logger.error({ err }, 'cannot read the message stream'))
 
   const http = createServer((req, res) => handleHttp(req, res, monitor))
   const wss = new WebSocketServer({ server: http, maxPayload: opts.hardFrameBytes })
@@ -177,6 +249,7 @@ export async function startGateway(nc: NatsConnection, options?: GatewayOptions)
       clearTimeout(timer)
     }
     for (const s of subs) s.unsubscribe()
+    tail.stop()
     registry.clear()
     if (!nc.isClosed()) await nc.flush().catch(() => undefined)
     await Promise.all([...sessions].map((s) => closeSocket(s.socket)))
@@ -192,6 +265,17 @@ export async function startGateway(nc: NatsConnection, options?: GatewayOptions)
     },
     close: () => (closing ??= stop()),
   }
+}
+
+/** Entries of one page of catching up. */
+const CATCH_UP_PAGE = 200
+
+/** `user.login`'s input without the gateway's own `after` (the position to catch up from). */
+function withoutAfter(input: unknown): { input: unknown; after: string | undefined } {
+  if (typeof input !== 'object' || input === null || !('after' in input)) return { input, after: undefined }
+  const { after, ...rest } = input as { after?: unknown }
+  if (typeof after !== 'string') throw new RpcError('INVALID_ARGUMENT', 'user.login: "after" must be a feed position (a string)')
+  return { input: rest, after }
 }
 
 function handleHttp(req: IncomingMessage, res: ServerResponse, monitor: OpsMonitor): void {

@@ -19,7 +19,11 @@ try {
 const nc = await connectNats('gateway')
 let gateway: Awaited<ReturnType<typeof startGateway>>
 try {
-  gateway = await startGateway(nc, { port, logger: stderrLogger('warn') })
+  gateway = await startGateway(nc, {
+    port,
+    logger: stderrLogger('warn'),
+    ...(process.env.SWITCHBOARD_FEED_KEY ? { feedKey: process.env.SWITCHBOARD_FEED_KEY } : {}),
+  })
 } catch (err) {
   process.stderr.write(`gateway: ${(err as Error).message}\n`)
   await nc.close()

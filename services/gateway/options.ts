@@ -1,4 +1,5 @@
 import { stderrLogger, type Logger } from 'switchboard'
+import { DEV_FEED_KEY } from '../shared/position.ts'
 import { DEFAULT_OPS_OPTIONS, resolveOpsOptions, type OpsOptions } from '../ops/options.ts'
 
 /** Options of a gateway; unset fields take their value from DEFAULT_GATEWAY_OPTIONS. */
@@ -19,6 +20,10 @@ export interface GatewayOptions {
   readonly seenPerSession?: number
   /** A socket whose unsent data passes this many bytes is closed (1013) rather than buffered without bound. */
   readonly maxBufferedBytes?: number
+  /** The key of feed positions (services/shared/position.ts): the same as the message module's. */
+  readonly feedKey?: string
+  /** Pages of 200 entries a session may catch up at login or resume before it is told to reload from history. */
+  readonly maxCatchUpPages?: number
   /** How long close() waits for calls in flight, in ms. */
   readonly stopTimeout?: number
   /** The operations dashboard at `/ops`: poll interval, history length... (services/ops/options.ts). */
@@ -37,6 +42,8 @@ export const DEFAULT_GATEWAY_OPTIONS: ResolvedGatewayOptions = {
   callTimeout: 5_000,
   seenPerSession: 1_024,
   maxBufferedBytes: 4 * 1024 * 1024,
+  feedKey: DEV_FEED_KEY,
+  maxCatchUpPages: 50,
   stopTimeout: 5_000,
   ops: DEFAULT_OPS_OPTIONS,
   logger: stderrLogger('warn'),
@@ -49,7 +56,15 @@ export function resolveGatewayOptions(options: GatewayOptions = {}): ResolvedGat
     if (options[key] !== undefined) (o as Record<string, unknown>)[key] = options[key]
   }
   if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65_535) throw new TypeError(`port must be an integer 0..65535, got ${o.port}`)
-  for (const key of ['maxFrameBytes', 'hardFrameBytes', 'maxInFlightPerSocket', 'callTimeout', 'seenPerSession', 'maxBufferedBytes'] as const) {
+  for (const key of [
+    'maxFrameBytes',
+    'hardFrameBytes',
+    'maxInFlightPerSocket',
+    'callTimeout',
+    'seenPerSession',
+    'maxBufferedBytes',
+    'maxCatchUpPages',
+  ] as const) {
     if (!(Number.isInteger(o[key]) && o[key] > 0)) throw new TypeError(`${key} must be a positive integer, got ${o[key]}`)
   }
   if (o.hardFrameBytes < o.maxFrameBytes) throw new TypeError('hardFrameBytes must be at least maxFrameBytes')

@@ -1,7 +1,7 @@
 import type { RpcError } from 'switchboard'
 
 /** Version of the gateway's JSON protocol, sent in the hello frame. */
-export const PROTOCOL_VERSION = 1
+export const PROTOCOL_VERSION = 2
 
 /** A call frame, client to gateway. */
 export interface CallFrame {
@@ -24,7 +24,16 @@ export type ReplyFrame =
   | { readonly id: number | string | null; readonly ok: false; readonly error: ErrorBody }
 
 /** Events the gateway pushes without being asked. */
-export const GatewayEvent = { hello: 'hello', message: 'message', broadcast: 'broadcast', session: 'session' } as const
+export const GatewayEvent = {
+  hello: 'hello',
+  message: 'message',
+  edited: 'edited',
+  deleted: 'deleted',
+  typing: 'typing',
+  read: 'read',
+  broadcast: 'broadcast',
+  session: 'session',
+} as const
 export type GatewayEvent = (typeof GatewayEvent)[keyof typeof GatewayEvent]
 
 /** Gateway to client: a pushed event. */

@@ -12,6 +12,8 @@ export const groupModule = defineModule({
     kick: Access.auth,
     members: Access.auth,
     mine: Access.auth,
+    memberIds: Access.internal,
+    groupIds: Access.internal,
     stats: Access.internal,
   },
 })

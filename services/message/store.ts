@@ -1,16 +1,11 @@
 import type { NatsConnection } from '@nats-io/nats-core'
-import { jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream'
-import type { KV } from '@nats-io/kv'
-import type { Static } from 'typebox'
+import { AckPolicy, DeliverPolicy, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream'
 import { decodeBody, encodeBody } from 'switchboard'
-import type { Message } from '../shared/schemas.ts'
-import { listKeys, openBucket, openStream } from '../shared/state.ts'
+import { openStream } from '../shared/state.ts'
 import { untilStoreReady } from '../shared/store-errors.ts'
+import { isFor, MESSAGES_STREAM, type StoredEntry } from './entry.ts'
 
-export type ChatMessage = Static<typeof Message>
-
-export const MESSAGES_STREAM = 'SB_MESSAGES'
-export const INBOX_BUCKET = 'sb_inbox'
+export { MESSAGES_STREAM } from './entry.ts'
 
 /** The stream subject of a conversation: `msg.dm.<lo>.<hi>` between two users, `msg.group.<groupId>` of a group. */
 export const Conversation = {
@@ -18,58 +13,154 @@ export const Conversation = {
   group: (groupId: string) => `msg.group.${groupId}`,
 } as const
 
+/** The subjects a user's feed is read from: their direct conversations (two filters) and each of their groups. */
+export function feedFilters(userId: string, groupIds: readonly string[]): string[] {
+  return [`msg.dm.${userId}.*`, `msg.dm.*.${userId}`, ...groupIds.map(Conversation.group)]
+}
+
+/** One stored entry and its stream sequence (its position, once bound to a user). */
+export interface Sequenced {
+  readonly seq: number
+  readonly entry: StoredEntry
+}
+
+/** A page of one user's feed. */
+export interface FeedPage {
+  readonly items: readonly Sequenced[]
+  /** The sequence to resume after: the last item's, or further when nothing for the user lies between. */
+  readonly seq: number
+  readonly more: boolean
+}
+
+/** Why a feed cannot be read from a position: what it needs has passed the stream's retention. */
+export class OutOfRangeError extends Error {
+  override readonly name = 'OutOfRangeError'
+  constructor(
+    readonly after: number,
+    readonly first: number,
+  ) {
+    super(`the feed keeps positions from ${first} on; ${after} is older: reload from history`)
+  }
+}
+
+/** Defaults of the message stream. */
+export const DEFAULT_STREAM = { maxAgeMs: 30 * 24 * 3600_000, duplicateWindowMs: 120_000 } as const
+
 /**
- * Stored messages: every message once in the SB_MESSAGES stream (deduplicated by its id), and, for each recipient
- * that was not reached in real time, an entry `<userId>.<messageId>` in the inbox bucket until they fetch it.
+ * The message stream: every entry once, on its conversation's subject, deduplicated by its id (`msgID`). A user's
+ * feed is read from it through one filtered consumer per feed subject, merged by sequence, so the feed costs no write
+ * of its own (docs/delivery.md).
  */
 export class MessageStore {
   private constructor(
     readonly js: JetStreamClient,
     readonly jsm: JetStreamManager,
-    readonly inbox: KV,
   ) {}
 
-  static async open(nc: NatsConnection, replicas: number): Promise<MessageStore> {
-    const js = await openStream(nc, { name: MESSAGES_STREAM, subjects: ['msg.>'], duplicate_window: 120_000_000_000 }, replicas)
-    return new MessageStore(js, await untilStoreReady(() => jetstreamManager(nc)), await openBucket(nc, INBOX_BUCKET, replicas))
+  static async open(nc: NatsConnection, replicas: number, maxAgeMs: number = DEFAULT_STREAM.maxAgeMs): Promise<MessageStore> {
+    const config = { name: MESSAGES_STREAM, subjects: ['msg.>'], duplicate_window: DEFAULT_STREAM.duplicateWindowMs * 1e6, max_age: maxAgeMs * 1e6 }
+    const js = await openStream(nc, config, replicas)
+    return new MessageStore(js, await untilStoreReady(() => jetstreamManager(nc)))
   }
 
-  /** Stores `msg` durably (publish ack), once per messageId; on a repeat returns the message stored the first time. */
-  async append(subject: string, msg: ChatMessage): Promise<ChatMessage> {
-    const ack = await this.js.publish(subject, encodeBody(msg), { msgID: msg.messageId })
-    if (!ack.duplicate) return msg
+  /** Stores `entry` durably (publish ack), once per `id`; on a repeat returns what was stored the first time. */
+  async append(subject: string, entry: StoredEntry, id: string): Promise<Sequenced> {
+    const ack = await this.js.publish(subject, encodeBody(entry), { msgID: id })
+    if (!ack.duplicate) return { seq: ack.seq, entry }
     const stored = await this.jsm.streams.getMessage(MESSAGES_STREAM, { seq: ack.seq })
-    return stored === null ? msg : (decodeBody(stored.data) as ChatMessage)
+    return { seq: ack.seq, entry: stored === null ? entry : (decodeBody(stored.data) as StoredEntry) }
   }
 
-  /** Keeps `msg` for `userId` until they fetch their offline messages. */
-  async keep(userId: string, msg: ChatMessage): Promise<void> {
-    await this.inbox.put(`${userId}.${msg.messageId}`, encodeBody(msg))
+  /** The first and last sequence the stream holds now. */
+  async bounds(): Promise<{ first: number; last: number }> {
+    const { state } = await this.jsm.streams.info(MESSAGES_STREAM)
+    return { first: state.first_seq, last: state.last_seq }
   }
 
-  /** Takes what was kept for `userId`, oldest first. Each entry is deleted with compare-and-set, so it is taken once. */
-  async take(userId: string): Promise<ChatMessage[]> {
-    const entries = await Promise.all((await listKeys(this.inbox, `${userId}.>`)).map((k) => this.inbox.get(k)))
-    const live = entries.filter((e) => e !== null && e.operation === 'PUT' && e.value.length > 0).sort((a, b) => a!.revision - b!.revision)
-    const taken = await Promise.all(
-      live.map((e) =>
-        this.inbox.delete(e!.key, { previousSeq: e!.revision }).then(
-          () => decodeBody(e!.value) as ChatMessage,
-          () => undefined,
-        ),
-      ),
-    )
-    return taken.filter((m): m is ChatMessage => m !== undefined)
+  /**
+   * The entries for `userId` after sequence `after` on `filters`, oldest first, at most `limit`. Each filter is read
+   * by a consumer of its own; a filter that has more than `limit` bounds the page at its last entry read, so no entry
+   * of it is skipped. OutOfRangeError when entries after `after` have passed the retention.
+   */
+  async feed(userId: string, filters: readonly string[], after: number, limit: number): Promise<FeedPage> {
+    const { first, last } = await this.bounds()
+    if (after > 0 && after + 1 < first) throw new OutOfRangeError(after, first)
+    const reads = await Promise.all(filters.map((f) => this.#read(f, after, limit + 1)))
+    // entries stored while the filters were read may be in one read and not yet in another: the page ends at the
+    // stream's end when it began, and at the last entry read of a filter that has more
+    let bound = last
+    for (const r of reads) if (r.truncated) bound = Math.min(bound, r.items.at(-1)?.seq ?? after)
+    const seen = new Set<number>()
+    const merged: Sequenced[] = []
+    for (const r of reads) {
+      for (const it of r.items) {
+        if (it.seq <= bound && !seen.has(it.seq)) {
+          seen.add(it.seq)
+          merged.push(it)
+        }
+      }
+    }
+    merged.sort((a, b) => a.seq - b.seq)
+    const items: Sequenced[] = []
+    let seq = after
+    let rest = false
+    for (let i = 0; i < merged.length; i++) {
+      const it = merged[i]!
+      if (isFor(it.entry, userId)) items.push(it)
+      seq = it.seq
+      if (items.length === limit) {
+        rest = i < merged.length - 1
+        break
+      }
+    }
+    const bounded = reads.some((r) => r.truncated)
+    // nothing more on any filter up to `bound`: resume from there (the stream's end, when no filter has more)
+    if (!rest) seq = bound
+    return { items, seq: Math.max(seq, after), more: rest || bounded }
+  }
+
+  /** Up to `max` entries of `filter` after `after`, through a short-lived consumer; truncated when more remain. */
+  async #read(filter: string, after: number, max: number): Promise<{ items: Sequenced[]; truncated: boolean }> {
+    const info = await this.jsm.consumers.add(MESSAGES_STREAM, {
+      filter_subject: filter,
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: after + 1,
+      ack_policy: AckPolicy.None,
+      mem_storage: true,
+      inactive_threshold: 10_000 * 1e6,
+    })
+    const items: Sequenced[] = []
+    try {
+      const want = Math.min(info.num_pending, max)
+      if (want > 0) {
+        const consumer = await this.js.consumers.get(MESSAGES_STREAM, info.name)
+        for await (const m of await consumer.fetch({ max_messages: want, expires: 5_000 })) {
+          items.push({ seq: m.seq, entry: decodeBody(m.data) as StoredEntry })
+          if (items.length >= want) break
+        }
+      }
+    } finally {
+      this.jsm.consumers.delete(MESSAGES_STREAM, info.name).catch(() => undefined)
+    }
+    // fewer read than pending (more than `max`, or the fetch ended early): what lies after the last one read is unknown
+    return { items, truncated: items.length < info.num_pending }
+  }
+
+  /** Entries on one subject after `after`: how many, and up to `max` of them (for unread counts). */
+  async pending(subject: string, after: number, max: number): Promise<{ count: number; items: Sequenced[] }> {
+    const last = await this.jsm.streams.getMessage(MESSAGES_STREAM, { last_by_subj: subject })
+    if (last === null || last.seq <= after) return { count: 0, items: [] }
+    const r = await this.#read(subject, after, max)
+    return { count: r.truncated ? max : r.items.length, items: r.items }
   }
 
   /**
    * The `limit` newest messages of a conversation sent before `before` (epoch ms), newest first, plus any more that
-   * share the oldest one's `sentAt`. Newest means by `sentAt`, then by stream order: the order `before` filters by,
-   * and a page never splits a millisecond, so the oldest `sentAt` of a page, passed as the next `before`, pages back
-   * without a gap or a repeat. Stream order alone would not do: two workers, or a send retried after a store
-   * outage, store messages a little out of `sentAt` order.
+   * share the oldest one's `sentAt` (edits and deletes are not messages: the caller applies them). Newest means by
+   * `sentAt`, then by stream order: the order `before` filters by, and a page never splits a millisecond, so the
+   * oldest `sentAt` of a page, passed as the next `before`, pages back without a gap or a repeat.
    */
-  async history(subject: string, limit: number, before = Infinity): Promise<ChatMessage[]> {
+  async history(subject: string, limit: number, before = Number.POSITIVE_INFINITY): Promise<Sequenced[]> {
     const last = await this.jsm.streams.getMessage(MESSAGES_STREAM, { last_by_subj: subject })
     if (last === null) return []
     const consumer = await this.js.consumers.get(MESSAGES_STREAM, { filter_subjects: subject })
@@ -77,8 +168,8 @@ export class MessageStore {
     const window = new NewestWindow(limit)
     try {
       for await (const m of iter) {
-        const msg = decodeBody(m.data) as ChatMessage
-        if (msg.sentAt < before) window.offer(msg, m.seq)
+        const entry = decodeBody(m.data) as StoredEntry
+        if (entry.op === undefined && entry.sentAt < before) window.offer({ seq: m.seq, entry })
         if (m.seq >= last.seq) break
       }
     } finally {
@@ -87,25 +178,26 @@ export class MessageStore {
     return window.newestFirst()
   }
 
-  /** Messages stored in all. */
+  /** Entries stored in all. */
   async count(): Promise<number> {
     return (await this.jsm.streams.info(MESSAGES_STREAM)).state.messages
   }
 }
 
 /**
- * The `limit` greatest messages offered, by `sentAt` then stream sequence, plus those tied with the `limit`-th on
+ * The `limit` greatest entries offered, by `sentAt` then stream sequence, plus those tied with the `limit`-th on
  * `sentAt` (so a page never splits a millisecond); kept sorted oldest first.
  */
 export class NewestWindow {
-  readonly #kept: { msg: ChatMessage; seq: number }[] = []
+  readonly #kept: Sequenced[] = []
 
   constructor(readonly limit: number) {}
 
-  offer(msg: ChatMessage, seq: number): void {
+  offer(item: Sequenced): void {
     const kept = this.#kept
-    if (kept.length >= this.limit && msg.sentAt < kept[kept.length - this.limit]!.msg.sentAt) return
-    const after = (k: { msg: ChatMessage; seq: number }) => k.msg.sentAt < msg.sentAt || (k.msg.sentAt === msg.sentAt && k.seq < seq)
+    const at = item.entry.sentAt
+    if (kept.length >= this.limit && at < kept[kept.length - this.limit]!.entry.sentAt) return
+    const after = (k: Sequenced) => k.entry.sentAt < at || (k.entry.sentAt === at && k.seq < item.seq)
     let lo = 0
     let hi = kept.length
     while (lo < hi) {
@@ -113,11 +205,11 @@ export class NewestWindow {
       if (after(kept[mid]!)) lo = mid + 1
       else hi = mid
     }
-    kept.splice(lo, 0, { msg, seq })
-    while (kept.length > this.limit && kept[0]!.msg.sentAt < kept[kept.length - this.limit]!.msg.sentAt) kept.shift()
+    kept.splice(lo, 0, item)
+    while (kept.length > this.limit && kept[0]!.entry.sentAt < kept[kept.length - this.limit]!.entry.sentAt) kept.shift()
   }
 
-  newestFirst(): ChatMessage[] {
-    return this.#kept.map((k) => k.msg).reverse()
+  newestFirst(): Sequenced[] {
+    return [...this.#kept].reverse()
   }
 }

@@ -1,4 +1,5 @@
 import { stderrLogger, type Logger } from 'switchboard'
+import { DEV_FEED_KEY } from './position.ts'
 
 /** Settings shared by the chat modules' workers. */
 export interface ChatOptions {
@@ -12,8 +13,14 @@ export interface ChatOptions {
   /** Failed logins of one username allowed per `loginWindowMs`; past it login answers RESOURCE_EXHAUSTED. */
   readonly loginFailures: number
   readonly loginWindowMs: number
-  /** How long a real-time delivery (chat.deliver.<userId>) may take before the message goes to the inbox, in ms. */
-  readonly deliverTimeoutMs: number
+  /** The key of feed positions (services/shared/position.ts); every module process and gateway of a deployment shares it. */
+  readonly feedKey: string
+  /** How long the message stream keeps messages, in ms: the oldest position a client can resume from. */
+  readonly retentionMs: number
+  /** How long after sending a message its author may edit or delete it, in ms. */
+  readonly editWindowMs: number
+  /** Typing events: at most one per sender and conversation per this many ms. */
+  readonly typingIntervalMs: number
   /** How long the auth middleware trusts a verified token, in ms (at most 2 s). */
   readonly authCacheMs: number
   readonly maxInFlight: number
@@ -27,7 +34,10 @@ export const DEFAULT_CHAT_OPTIONS: ChatOptions = {
   adminPassword: undefined,
   loginFailures: 5,
   loginWindowMs: 60_000,
-  deliverTimeoutMs: 1_000,
+  feedKey: DEV_FEED_KEY,
+  retentionMs: 30 * 24 * 3600_000,
+  editWindowMs: 15 * 60_000,
+  typingIntervalMs: 1_000,
   authCacheMs: 2_000,
   maxInFlight: 512,
   logger: stderrLogger('warn'),
@@ -36,7 +46,7 @@ export const DEFAULT_CHAT_OPTIONS: ChatOptions = {
 /** Fills unset options from DEFAULT_CHAT_OPTIONS; never changes its argument. */
 export function resolveChatOptions(options: Partial<ChatOptions> = {}): ChatOptions {
   const o = { ...DEFAULT_CHAT_OPTIONS, ...definedOnly(options) }
-  for (const k of ['replicas', 'tokenTtlMs', 'loginFailures', 'loginWindowMs', 'deliverTimeoutMs', 'maxInFlight'] as const) {
+  for (const k of ['replicas', 'tokenTtlMs', 'loginFailures', 'loginWindowMs', 'retentionMs', 'editWindowMs', 'typingIntervalMs', 'maxInFlight'] as const) {
     if (!Number.isInteger(o[k]) || o[k] < 1) throw new TypeError(`${k} must be a positive integer, got ${o[k]}`)
   }
   return { ...o, authCacheMs: Math.min(Math.max(0, o.authCacheMs), 2_000) }
@@ -52,7 +62,9 @@ export function chatOptionsFromEnv(env: Readonly<Record<string, string | undefin
     adminPassword: env.SWITCHBOARD_ADMIN_PASSWORD || undefined,
     loginFailures: int('SWITCHBOARD_LOGIN_FAILURES'),
     loginWindowMs: int('SWITCHBOARD_LOGIN_WINDOW_MS'),
-    deliverTimeoutMs: int('SWITCHBOARD_DELIVER_TIMEOUT_MS'),
+    feedKey: env.SWITCHBOARD_FEED_KEY || undefined,
+    retentionMs: int('SWITCHBOARD_RETENTION_MS'),
+    editWindowMs: int('SWITCHBOARD_EDIT_WINDOW_MS'),
   })
 }
 

@@ -28,10 +28,27 @@ export function modulePermissions(m: ChatModule): RolePermissions {
   }
 }
 
-/** The gateway calls `rpc.>`, answers real-time delivery, presence, broadcast and online requests, and reads `evt.>`. */
+/**
+ * The gateway calls `rpc.>`; reads the message stream (and only it) through its own consumers; answers presence,
+ * broadcast and online requests; gets the ephemeral events of its users (`chat.user.*`); announces presence changes
+ * (`evt.gateway.>`) and reads `evt.>`.
+ */
 export const GATEWAY_PERMISSIONS: RolePermissions = {
-  publish: { allow: ['rpc.>', '$SRV.>'] },
-  subscribe: { allow: ['chat.deliver.*', 'chat.presence.*', 'chat.broadcast', 'chat.online', '_INBOX_gateway.>', 'evt.>'] },
+  publish: {
+    allow: [
+      'rpc.>',
+      '$SRV.>',
+      'evt.gateway.>',
+      '$JS.API.INFO',
+      '$JS.API.STREAM.INFO.SB_MESSAGES',
+      '$JS.API.CONSUMER.CREATE.SB_MESSAGES',
+      '$JS.API.CONSUMER.CREATE.SB_MESSAGES.>',
+      '$JS.API.CONSUMER.INFO.SB_MESSAGES.>',
+      '$JS.API.CONSUMER.DELETE.SB_MESSAGES.>',
+      '$JS.API.CONSUMER.MSG.NEXT.SB_MESSAGES.>',
+    ],
+  },
+  subscribe: { allow: ['chat.presence.*', 'chat.user.*', 'chat.broadcast', 'chat.online', '_INBOX_gateway.>', 'evt.>'] },
   allowResponses: true,
 }
 

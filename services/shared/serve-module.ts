@@ -12,6 +12,8 @@ export interface ModuleServeOptions {
   readonly resolve?: TokenResolver
   /** How long a verified token is trusted, in ms; the chat option `authCacheMs` by default. */
   readonly authCacheMs?: number
+  /** What the worker holds beside its subscriptions (caches that listen to events): stopped after the worker. */
+  readonly resources?: readonly { stop(): void }[]
 }
 
 /**
@@ -19,16 +21,26 @@ export interface ModuleServeOptions {
  * chat options, passing store failures mapped to UNAVAILABLE (`storeErrors`), and the session check
  * (`authMiddleware`, which sets `ctx.state.user`).
  */
-export function serveChatModule<C extends AnyContract>(
+export async function serveChatModule<C extends AnyContract>(
   nc: NatsConnection,
   contract: C,
   handlers: Handlers<C, AuthState>,
   o: ChatOptions,
-  { auth = Object.keys(contract.methods), resolve, authCacheMs = o.authCacheMs }: ModuleServeOptions = {},
+  { auth = Object.keys(contract.methods), resolve, authCacheMs = o.authCacheMs, resources = [] }: ModuleServeOptions = {},
 ): Promise<Worker<C>> {
-  return serve<C, AuthState>(nc, contract, handlers, {
+  const worker = await serve<C, AuthState>(nc, contract, handlers, {
     maxInFlight: o.maxInFlight,
     logger: o.logger,
     middleware: [storeErrors, authMiddleware({ methods: auth, resolve, cacheMs: authCacheMs })],
   })
+  if (resources.length === 0) return worker
+  const stop = worker.stop.bind(worker)
+  worker.stop = async () => {
+    try {
+      await stop()
+    } finally {
+      for (const r of resources) r.stop()
+    }
+  }
+  return worker
 }

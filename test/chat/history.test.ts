@@ -1,8 +1,9 @@
 import t from 'tap'
-import { Conversation, MessageStore, NewestWindow, type ChatMessage } from '../../services/message/store.ts'
+import type { StoredEntry } from '../../services/message/entry.ts'
+import { Conversation, MessageStore, NewestWindow } from '../../services/message/store.ts'
 import { connectFor, serverFor } from '../harness/index.ts'
 
-const message = (n: number, sentAt: number): ChatMessage => ({
+const message = (n: number, sentAt: number): StoredEntry => ({
   messageId: `m${String(n).padStart(4, '0')}`,
   kind: 'direct',
   fromId: 'a',
@@ -23,18 +24,18 @@ t.test('message history - the window keeps the newest by sentAt, then by stream 
     [5, 50],
     [6, 250],
   ] as const
-  for (const [n, sentAt] of offered) w.offer(message(n, sentAt), n)
+  for (const [n, sentAt] of offered) w.offer({ entry: message(n, sentAt), seq: n })
   t.same(
-    w.newestFirst().map((m) => m.messageId),
+    w.newestFirst().map((m) => m.entry.messageId),
     ['m0004', 'm0002', 'm0006'],
     'sentAt 300 (seq 4 after seq 2), then 250; 200, 100 and 50 fall out',
   )
   const one = new NewestWindow(1)
-  one.offer(message(1, 10), 1)
-  one.offer(message(2, 10), 2)
-  one.offer(message(3, 5), 3)
+  one.offer({ entry: message(1, 10), seq: 1 })
+  one.offer({ entry: message(2, 10), seq: 2 })
+  one.offer({ entry: message(3, 5), seq: 3 })
   t.same(
-    one.newestFirst().map((m) => m.messageId),
+    one.newestFirst().map((m) => m.entry.messageId),
     ['m0002', 'm0001'],
     'messages tied on the oldest sentAt all stay: a page never splits a ms',
   )
@@ -46,9 +47,9 @@ t.test('message history - the window keeps the newest by sentAt, then by stream 
     [4, 10],
     [5, 12],
   ] as const)
-    ties.offer(message(n, sentAt), n)
+    ties.offer({ entry: message(n, sentAt), seq: n })
   t.same(
-    ties.newestFirst().map((m) => m.messageId),
+    ties.newestFirst().map((m) => m.entry.messageId),
     ['m0005', 'm0004', 'm0003', 'm0002'],
     'the 2 newest, then the rest of their ms; 5 falls out',
   )
@@ -69,7 +70,7 @@ t.test('message history - paging by sentAt reaches every message stored out of s
     // every 5th in the same ms as the one before it
     const sentAt = 1_000_000 + n * 10 - (n % 7 === 0 ? 40 : 0) - (n % 5 === 0 ? 10 : 0)
     sentAts.push(sentAt)
-    await store.append(subject, message(n, sentAt))
+    await store.append(subject, message(n, sentAt), `m${n}`)
   }
   const seen = new Map<string, number>()
   let before: number | undefined
@@ -84,13 +85,13 @@ t.test('message history - paging by sentAt reaches every message stored out of s
     const cut = left.length > 20 ? left[19]!.s : -Infinity
     const expected = left.filter(({ s }, i) => i < 20 || s === cut).map(({ n }) => message(n, sentAts[n]!).messageId)
     t.same(
-      page.map((m) => m.messageId),
+      page.map((m) => m.entry.messageId),
       expected,
       `page ${pages} is the 20 newest before ${before ?? 'now'}, and the rest of the last one's ms`,
     )
-    for (const m of page) seen.set(m.messageId, (seen.get(m.messageId) ?? 0) + 1)
+    for (const m of page) seen.set(m.entry.messageId, (seen.get(m.entry.messageId) ?? 0) + 1)
     if (page.length < 20) break
-    before = page[page.length - 1]!.sentAt
+    before = page[page.length - 1]!.entry.sentAt
   }
   t.equal(seen.size, total, `every message was reached (${pages} pages)`)
   t.ok(

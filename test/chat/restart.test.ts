@@ -48,7 +48,7 @@ t.test('chat state - a restart of nats-server loses no user, session, friendship
     (await b.group.members({ groupId })).map((p) => p.username),
     ['alice', 'bob'],
   )
-  t.same(await b.group.mine({}), [{ groupId, name: 'keepers' }])
+  t.same(await b.group.mine({}), [{ groupId, name: 'keepers', unread: 1 }], 'with the group message unread')
   t.same(
     (await b.message.offline({})).map((m) => m.messageId),
     [direct.messageId, grouped.messageId],

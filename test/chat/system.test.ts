@@ -1,33 +1,57 @@
 import type { NatsConnection } from '@nats-io/nats-core'
 import t from 'tap'
-import { decodeBody, encodeBody } from 'switchboard'
+import { decodeBody, encodeBody, silentLogger } from 'switchboard'
+import { recipientsOf } from '../../services/message/entry.ts'
+import { FeedTail } from '../../services/gateway/feed-tail.ts'
+import { FeedPositions } from '../../services/shared/position.ts'
+import { announcePresence } from '../../services/shared/presence.ts'
 import { connectFor, failureOf, serverFor } from '../harness/index.ts'
-import { chatClients, logIn, signUp, startSystem } from '../harness/system.ts'
+import { chatClients, logIn, signUp, startSystem, type ChatClients } from '../harness/system.ts'
 
 type Msg = { messageId: string; kind: string; from: string; text: string; to?: string; groupId?: string; sentAt: number }
 
 const rejects = (p: Promise<unknown>) => failureOf(p)
 
-/** Plays an online gateway for `userId`: answers chat.deliver and chat.presence, and records what it got. */
-async function fakeGateway(nc: NatsConnection, userId: string, sessions = 1) {
+/**
+ * Plays an online gateway for a user, with the gateway's own parts: it answers chat.presence (and announces the
+ * change, as a gateway does when a user's first session opens), tails the message stream and records the entries
+ * for the user (a session's pushes); closing it announces the user gone and notes, with `message.seen`, what its
+ * session was sent (so `message.offline` skips it), as a gateway does when the last session closes.
+ */
+async function fakeGateway(nc: NatsConnection, user: { userId: string; message: ChatClients['message'] }, sessions = 1) {
   const got: Msg[] = []
-  const deliver = nc.subscribe(`chat.deliver.${userId}`, {
-    callback: (_err, m) => {
-      got.push(decodeBody(m.data) as Msg)
-      m.respond(encodeBody({ sessions }))
+  const positions = new FeedPositions()
+  let since = 0
+  let last = 0
+  const tail = new FeedTail(
+    nc,
+    (seq, entry) => {
+      if (!recipientsOf(entry).includes(user.userId)) return
+      got.push(entry as Msg)
+      last = seq
     },
-  })
-  const presence = nc.subscribe(`chat.presence.${userId}`, { callback: (_err, m) => void m.respond(encodeBody({ sessions })) })
+    silentLogger,
+  )
+  await tail.start()
+  since = last = tail.lastSeq
+  const presence = nc.subscribe(`chat.presence.${user.userId}`, { callback: (_err, m) => void m.respond(encodeBody({ sessions })) })
+  await nc.flush()
+  announcePresence(nc, user.userId)
   await nc.flush()
   return {
     got,
     close: async () => {
-      deliver.unsubscribe()
+      tail.stop()
       presence.unsubscribe()
+      announcePresence(nc, user.userId)
       await nc.flush()
+      if (last > since) await user.message.seen({ from: positions.of(user.userId, since), pos: positions.of(user.userId, last) })
     },
   }
 }
+
+/** A message as both sides see it: without the position, which is each user's own. */
+const shared = ({ pos: _pos, ...m }: { pos?: string }) => m
 
 t.test('chat system - two copies of every module as processes', async (t) => {
   const server = await serverFor(t)
@@ -52,7 +76,7 @@ t.test('chat system - two copies of every module as processes', async (t) => {
     t.same(await anon.user.lookup({ username: 'dave' }), { userId, username: 'dave' })
     const other = await anon.user.login({ username: 'dave', password: 'dave-secret-1' })
     t.not(other.token, login.token, 'every login opens its own session')
-    const gw = await fakeGateway(nc, b.userId)
+    const gw = await fakeGateway(nc, b)
     t.teardown(gw.close)
     const profiles = await anon.user.profiles({ userIds: [userId, b.userId, 'no-such-user'] })
     t.same(profiles, [
@@ -92,10 +116,10 @@ t.test('chat system - two copies of every module as processes', async (t) => {
 
   t.test('friend - add, list and remove, both ways', async (t) => {
     await a.friend.add({ username: 'bob' })
-    const gw = await fakeGateway(nc, a.userId)
+    const gw = await fakeGateway(nc, a)
     t.teardown(gw.close)
-    t.same(await b.friend.list({}), [{ userId: a.userId, username: 'alice', online: true }])
-    t.same(await a.friend.list({}), [{ userId: b.userId, username: 'bob', online: false }])
+    t.same(await b.friend.list({}), [{ userId: a.userId, username: 'alice', online: true, unread: 0 }])
+    t.same(await a.friend.list({}), [{ userId: b.userId, username: 'bob', online: false, unread: 0 }])
     t.equal((await rejects(b.friend.add({ username: 'alice' }))).code, 'ALREADY_EXISTS')
     t.equal((await rejects(a.friend.add({ username: 'nobody_here' }))).code, 'NOT_FOUND')
     t.equal((await rejects(a.friend.add({ username: 'alice' }))).code, 'INVALID_ARGUMENT')
@@ -116,7 +140,7 @@ t.test('chat system - two copies of every module as processes', async (t) => {
       (await c.group.members({ groupId })).map((p) => p.username),
       ['alice', 'bob', 'carol'],
     )
-    t.same(await b.group.mine({}), [{ groupId, name: 'Team ✓' }])
+    t.same(await b.group.mine({}), [{ groupId, name: 'Team ✓', unread: 0 }])
     t.equal((await rejects(b.group.kick({ groupId, username: 'carol' }))).code, 'PERMISSION_DENIED', 'only the owner kicks')
     t.equal((await rejects(a.group.kick({ groupId, username: 'nobody_here' }))).code, 'NOT_FOUND')
     await a.group.kick({ groupId, username: 'carol' })
@@ -146,7 +170,7 @@ t.test('chat system - two copies of every module as processes', async (t) => {
   })
 
   t.test('message - direct messages: real time when online, kept when offline, then gone', async (t) => {
-    const gw = await fakeGateway(nc, b.userId)
+    const gw = await fakeGateway(nc, b)
     const live = await a.message.send({ to: 'bob', text: 'hello bob' })
     t.equal(live.delivered, true)
     t.match(gw.got, [{ messageId: live.messageId, kind: 'direct', from: 'alice', to: 'bob', text: 'hello bob' }])
@@ -191,7 +215,7 @@ t.test('chat system - two copies of every module as processes', async (t) => {
       all.map((m) => m.text),
       ['three', 'two', 'one', 'hello bob'],
     )
-    t.same(await b.message.history({ with: 'alice' }), all, 'the same conversation from both sides')
+    t.same((await b.message.history({ with: 'alice' })).map(shared), all.map(shared), 'the same conversation from both sides (each with its own positions)')
     t.same(
       (await a.message.history({ with: 'bob', limit: 2 })).map((m) => m.text),
       ['three', 'two'],
@@ -208,20 +232,20 @@ t.test('chat system - two copies of every module as processes', async (t) => {
     t.equal((await rejects(a.message.history({ with: 'nobody_here' }))).code, 'NOT_FOUND')
   })
 
-  t.test('message - group messages fan out to every member but the sender', async (t) => {
+  t.test("message - group messages reach every member, the sender's other sessions too", async (t) => {
     const { groupId } = await a.group.create({ name: 'fan-out' })
     await b.group.join({ groupId })
     await c.group.join({ groupId })
-    const gwA = await fakeGateway(nc, a.userId)
-    const gwB = await fakeGateway(nc, b.userId)
+    const gwA = await fakeGateway(nc, a)
+    const gwB = await fakeGateway(nc, b)
     t.teardown(gwA.close)
-    t.teardown(gwB.close)
     const r = await a.message.sendGroup({ groupId, text: 'hi all' })
     t.equal(r.delivered, 1, 'bob online, carol offline, alice is the sender')
-    t.same(gwA.got, [])
+    t.match(gwA.got, [{ messageId: r.messageId }], "in the sender's feed too: every session of hers sees it")
     t.match(gwB.got, [{ messageId: r.messageId, kind: 'group', groupId, from: 'alice', text: 'hi all' }])
     t.match(await c.message.offline({}), [{ messageId: r.messageId, kind: 'group', groupId, text: 'hi all' }])
-    t.same(await b.message.offline({}), [])
+    await gwB.close()
+    t.same(await b.message.offline({}), [], 'bob was sent it live: not kept for him')
     t.same(
       (await c.message.history({ groupId })).map((m) => m.messageId),
       [r.messageId],

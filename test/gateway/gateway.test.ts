@@ -7,7 +7,7 @@ import { CallError, GatewayConnection, type PushEvent } from '../../services/cha
 import { startGateway, type Gateway } from '../../services/gateway/gateway.ts'
 import { CALLABLE, CHAT_CONTRACTS, INTERNAL_METHODS } from '../../services/gateway/methods.ts'
 import { connectFor, delay, failureOf, serverFor } from '../harness/index.ts'
-import { ROOT, startSystem } from '../harness/system.ts'
+import { chatClients, ROOT, startSystem } from '../harness/system.ts'
 import { parseLine } from '../../services/chat-client/commands.ts'
 
 const ADMIN_PASSWORD = 'gateway-test-admin-pw'
@@ -143,9 +143,15 @@ t.test('gateway - against real module workers', async (t) => {
 
     const ids: string[] = []
     for (let i = 0; i < 3; i++) ids.push((await sender.conn.call<{ messageId: string }>('message.send', { to: multi.username, text: `m${i}` })).messageId)
-    // the same Message delivered again (as after a retried delivery) must not be pushed twice
-    const again = { messageId: ids[0], kind: 'direct', fromId: sender.userId, from: sender.username, to: multi.username, text: 'm0', sentAt: Date.now() }
-    const replies = await nc.requestMany(`chat.deliver.${multi.userId}`, encodeBody(again), { maxWait: 500, maxMessages: 2 })
+    // the same send retried (the same Rpc-Id, so the same message, stored once) must not be pushed twice
+    const token = (await sender.conn.call<{ token: string }>('user.login', { username: sender.username, password: sender.password })).token
+    const retried = chatClients(nc, token)
+    const first = await retried.message.send({ to: multi.username, text: 'once' }, { id: 'retry-1' })
+    const second2 = await retried.message.send({ to: multi.username, text: 'once' }, { id: 'retry-1' })
+    t.equal(second2.messageId, first.messageId, 'a retry is the same message')
+    t.equal(second2.pos, first.pos, 'at the same position')
+    ids.push(first.messageId)
+    const replies = await nc.requestMany(`chat.presence.${multi.userId}`, undefined, { maxWait: 500, maxMessages: 2 })
     const counts: number[] = []
     for await (const r of replies) counts.push((decodeBody(r.data) as { sessions: number }).sessions)
     t.same(counts.sort(), [1, 2], 'both gateways answer with their session counts')
@@ -213,7 +219,7 @@ t.test('gateway - against real module workers', async (t) => {
 
   t.test('gateway - bad frames get error frames and never break the socket or the gateway', async (t) => {
     const { ws, next } = await rawSocket(gw.url)
-    t.match(await next(), { event: 'hello', protocol: 1 })
+    t.match(await next(), { event: 'hello', protocol: 2 })
     const cases: [string | Buffer, RegExp, string][] = [
       ['{nope', /INVALID_ARGUMENT/, 'not JSON'],
       ['[1,2]', /INVALID_ARGUMENT/, 'not an object'],

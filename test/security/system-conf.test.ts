@@ -9,7 +9,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { NatsConnection } from '@nats-io/nats-core'
 import t from 'tap'
-import { decodeBody, encodeBody } from 'switchboard'
+import { decodeBody, encodeBody, silentLogger } from 'switchboard'
+import { FeedTail } from '../../services/gateway/feed-tail.ts'
+import { recipientsOf } from '../../services/message/entry.ts'
+import { announcePresence } from '../../services/shared/presence.ts'
 import { confSecurity, connectAs } from '../fixtures/nats-conf.ts'
 import { delay, monitor, serverFor, statusOf } from '../harness/index.ts'
 import { cli } from '../fixtures/micro/cli.ts'
@@ -31,19 +34,23 @@ function errorsOf(nc: NatsConnection): string[] {
 
 type Msg = { kind: string; from: string; text: string }
 
-/** A gateway under its real credentials: holds one session of each user in `online`, records what it was given. */
+/**
+ * A gateway under its real credentials: tails the message stream (the JetStream reads the gateway role is allowed),
+ * holds one session of each user in `online` (answers their presence), and records what it was given.
+ */
 async function gatewayFor(nc: NatsConnection, online: () => Set<string>) {
   const got: { subject: string; msg: unknown }[] = []
   const sessions = (subject: string) => (online().has(subject.split('.')[2]!) ? 1 : 0)
+  const tail = new FeedTail(
+    nc,
+    (_seq, entry) => {
+      for (const userId of recipientsOf(entry)) if (online().has(userId)) got.push({ subject: `feed.${userId}`, msg: entry })
+    },
+    silentLogger,
+  )
   const subs = [
-    nc.subscribe('chat.deliver.*', {
-      callback: (_e, m) => {
-        const n = sessions(m.subject)
-        if (n > 0) got.push({ subject: m.subject, msg: decodeBody(m.data) })
-        m.respond(encodeBody({ sessions: n }))
-      },
-    }),
     nc.subscribe('chat.presence.*', { callback: (_e, m) => void m.respond(encodeBody({ sessions: sessions(m.subject) })) }),
+    nc.subscribe('chat.user.*', { callback: (_e, m) => void got.push({ subject: m.subject, msg: decodeBody(m.data) }) }),
     nc.subscribe('chat.broadcast', {
       callback: (_e, m) => {
         got.push({ subject: m.subject, msg: decodeBody(m.data) })
@@ -53,9 +60,13 @@ async function gatewayFor(nc: NatsConnection, online: () => Set<string>) {
     nc.subscribe('chat.online', { callback: (_e, m) => void m.respond(encodeBody({ userIds: [...online()] })) }),
   ]
   await nc.flush()
+  await tail.start()
   return {
     got,
+    /** The user's presence changed: as a gateway does, it tells the modules' presence caches. */
+    announce: (userId: string) => announcePresence(nc, userId),
     close: () => {
+      tail.stop()
       for (const s of subs) s.unsubscribe()
     },
   }
@@ -100,12 +111,14 @@ t.test('system conf - the chat system under the shipped permissions', async (t) 
     t.same(await alice.user.whoami({}), { userId: alice.userId, username: 'alice', role: 'user' })
     t.same(await anon.user.lookup({ username: 'alice' }), { userId: alice.userId, username: 'alice' })
     online.add(alice.userId)
+    gateway.announce(alice.userId)
     t.same(
       await anon.user.profiles({ userIds: [alice.userId] }),
       [{ userId: alice.userId, username: 'alice', online: true }],
       'presence via chat.presence.* (user -> gateway)',
     )
     online.delete(alice.userId)
+    gateway.announce(alice.userId)
     t.equal(await code(anon.user.login({ username: 'alice', password: 'wrong-password' })), 'BAD_CREDENTIALS', 'the login limiter KV is writable by user')
   })
 
@@ -114,9 +127,14 @@ t.test('system conf - the chat system under the shipped permissions', async (t) 
     const bob = await signUp(nc, 'bob')
     const carol = await signUp(nc, 'carol')
     online.add(bob.userId)
+    gateway.announce(bob.userId)
 
     t.same(await alice.friend.add({ username: 'bob' }), {})
-    t.same(await alice.friend.list({}), [{ userId: bob.userId, username: 'bob', online: true }], 'friend -> user.profiles -> gateway presence')
+    t.same(
+      await alice.friend.list({}),
+      [{ userId: bob.userId, username: 'bob', online: true, unread: 0 }],
+      'friend -> user.profiles -> gateway presence, friend -> message.unread',
+    )
     t.same(
       (await bob.friend.list({})).map((p) => p.username),
       ['alice'],
@@ -132,15 +150,24 @@ t.test('system conf - the chat system under the shipped permissions', async (t) 
     )
 
     const direct = await alice.message.send({ to: 'bob', text: 'hi bob (online)' })
-    t.equal(direct.delivered, true, 'message -> chat.deliver.<bob> -> gateway reply on _INBOX_message')
-    t.match(gateway.got.find((g) => g.subject === `chat.deliver.${bob.userId}`)?.msg as Msg, { kind: 'direct', from: 'alice', text: 'hi bob (online)' })
+    t.equal(direct.delivered, true, 'message -> chat.presence.<bob> -> gateway reply on _INBOX_message')
+    let pushed: Msg | undefined
+    for (let i = 0; i < 40 && pushed === undefined; i++) {
+      pushed = gateway.got.find((g) => g.subject === `feed.${bob.userId}`)?.msg as Msg | undefined
+      if (pushed === undefined) await delay(25)
+    }
+    t.match(pushed, { kind: 'direct', from: 'alice', text: 'hi bob (online)' }, "message -> SB_MESSAGES -> the gateway's tail")
+    await bob.message.typing({ to: 'alice' })
+    await alice.message.typing({ to: 'bob' })
+    for (let i = 0; i < 40 && !gateway.got.some((g) => g.subject === `chat.user.${bob.userId}`); i++) await delay(25)
+    t.match(gateway.got.find((g) => g.subject === `chat.user.${bob.userId}`)?.msg, { event: 'typing', from: 'alice' }, 'message -> chat.user.<bob> -> gateway')
     t.equal((await alice.message.send({ to: 'carol', text: 'hi carol (offline)' })).delivered, false)
     const fan = await alice.message.sendGroup({ groupId, text: 'hello club' })
     t.equal(fan.delivered, 1, 'bob reached, carol kept')
     t.same(
       (await carol.message.offline({})).map((m) => m.text),
       ['hi carol (offline)', 'hello club'],
-      'offline messages from the sb_inbox KV',
+      'offline messages: the feed after the sb_cursors KV',
     )
     t.same(await carol.message.offline({}), [], 'taken once')
     t.same(
