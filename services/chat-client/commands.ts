@@ -1,9 +1,15 @@
-import type { GatewayConnection } from './connection.ts'
 import { formatMessage, type ChatMessage } from './format.ts'
+
+/** What commands need of the connection (services/gateway/web/chat-connection.js): calls, and logging in with resume. */
+export interface ChatLink {
+  call<T = unknown>(name: string, input?: unknown): Promise<T>
+  login(username: string, password: string): Promise<{ userId: string; pos: string }>
+  logout(): Promise<void>
+}
 
 /** What a command can use: the connection, a printer, and the client's little state. */
 export interface ChatContext {
-  readonly conn: GatewayConnection
+  readonly conn: ChatLink
   readonly print: (line: string) => void
   readonly groupNames: Map<string, string>
   username: string | undefined
@@ -60,7 +66,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     help: 'log in (and fetch messages kept while away)',
     min: 2,
     run: async (ctx, [username, password]) => {
-      await ctx.conn.call('user.login', { username, password })
+      await ctx.conn.login(username!, password!)
       ctx.username = username
       ctx.print(`logged in as ${username}`)
       for (const g of await ctx.conn.call<{ groupId: string; name: string }[]>('group.mine', {})) ctx.groupNames.set(g.groupId, g.name)
@@ -72,7 +78,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     help: 'end the session',
     min: 0,
     run: async (ctx) => {
-      await ctx.conn.call('user.logout', {})
+      await ctx.conn.logout()
       ctx.username = undefined
       ctx.print('logged out')
     },
@@ -184,12 +190,27 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
       const msgs = await ctx.conn.call<ChatMessage[]>('message.history', input)
       list(
         ctx,
-        [...msgs].reverse().map((m) => formatMessage(m, ctx.groupNames)),
+        [...msgs].reverse().map((m) => `${formatMessage(m, ctx.groupNames)}  [${m.messageId}]`),
         'no messages',
       )
     },
   },
   offline: { usage: '/offline', help: 'messages kept while you were away', min: 0, run: showOffline },
+  edit: {
+    usage: '/edit <messageId> <text>',
+    help: 'change the text of one of your messages (ids: /history)',
+    min: 2,
+    run: async (ctx, [messageId], rest) => {
+      await ctx.conn.call('message.edit', { messageId, text: rest.slice(messageId!.length).trim() })
+      ctx.print(`edited ${messageId}`)
+    },
+  },
+  delete: {
+    usage: '/delete <messageId>',
+    help: 'delete one of your messages',
+    min: 1,
+    run: async (ctx, [messageId]) => void (await ctx.conn.call('message.delete', { messageId }), ctx.print(`deleted ${messageId}`)),
+  },
   broadcast: {
     usage: '/broadcast <text>',
     help: '(admin) message every online session',

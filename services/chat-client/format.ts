@@ -5,8 +5,11 @@ export interface ChatMessage {
   readonly from: string
   readonly to?: string
   readonly groupId?: string
-  readonly text: string
+  readonly text?: string
   readonly sentAt: number
+  readonly op?: 'edit' | 'delete'
+  readonly deleted?: true
+  readonly editedAt?: number
 }
 
 const pad = (n: number) => String(n).padStart(2, '0')
@@ -20,9 +23,11 @@ export function clock(ms: number): string {
 /** One line for a message: `[12:03] bob: hi`, `[12:03] #team bob: hi`, `[12:03] ** admin: notice`. */
 export function formatMessage(m: ChatMessage, groupNames: ReadonlyMap<string, string> = new Map()): string {
   const at = `[${clock(m.sentAt)}]`
-  if (m.kind === 'broadcast') return `${at} ** ${m.from}: ${m.text}`
-  if (m.kind === 'group') return `${at} #${groupNames.get(m.groupId ?? '') ?? m.groupId} ${m.from}: ${m.text}`
-  return `${at} ${m.from} -> ${m.to ?? 'me'}: ${m.text}`
+  const text =
+    m.op === 'delete' || m.deleted === true ? '(deleted)' : `${m.text ?? ''}${m.op === 'edit' ? ' (edited)' : m.editedAt !== undefined ? ' (edited)' : ''}`
+  if (m.kind === 'broadcast') return `${at} ** ${m.from}: ${text}`
+  if (m.kind === 'group') return `${at} #${groupNames.get(m.groupId ?? '') ?? m.groupId} ${m.from}: ${text}`
+  return `${at} ${m.from} -> ${m.to ?? 'me'}: ${text}`
 }
 
 /** A call error as one line: `error NOT_FOUND (404): no such user`. */

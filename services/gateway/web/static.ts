@@ -7,6 +7,7 @@ export const WEB_FILES: ReadonlyMap<string, { readonly file: string; readonly ty
   ['/index.html', { file: 'index.html', type: 'text/html; charset=utf-8' }],
   ['/app.js', { file: 'app.js', type: 'text/javascript; charset=utf-8' }],
   ['/gateway-client.js', { file: 'gateway-client.js', type: 'text/javascript; charset=utf-8' }],
+  ['/chat-connection.js', { file: 'chat-connection.js', type: 'text/javascript; charset=utf-8' }],
   ['/style.css', { file: 'style.css', type: 'text/css; charset=utf-8' }],
   ['/ops', { file: 'ops.html', type: 'text/html; charset=utf-8' }],
   ['/ops.js', { file: 'ops.js', type: 'text/javascript; charset=utf-8' }],
