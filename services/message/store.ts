@@ -58,7 +58,12 @@ export class MessageStore {
   ) {}
 
   static async open(nc: NatsConnection, replicas: number, maxAgeMs: number = DEFAULT_STREAM.maxAgeMs): Promise<MessageStore> {
-    const config = { name: MESSAGES_STREAM, subjects: ['msg.>'], duplicate_window: DEFAULT_STREAM.duplicateWindowMs * 1e6, max_age: maxAgeMs * 1e6 }
+    const config = {
+      name: MESSAGES_STREAM,
+      subjects: ['msg.>'],
+      duplicate_window: Math.min(DEFAULT_STREAM.duplicateWindowMs, maxAgeMs) * 1e6,
+      max_age: maxAgeMs * 1e6,
+    }
     const js = await openStream(nc, config, replicas)
     return new MessageStore(js, await untilStoreReady(() => jetstreamManager(nc)))
   }

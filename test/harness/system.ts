@@ -88,3 +88,10 @@ export async function logIn(nc: NatsConnection, username: string, password = `${
   const { token, userId } = await chatClients(nc).user.login({ username, password })
   return { ...chatClients(nc, token), username, userId, token }
 }
+
+/** A gateway process (`services/gateway/main.ts`) on a free port, against `natsUrl`; stopped at teardown. */
+export async function startGatewayProcess(t: Test, natsUrl: string, env: Record<string, string | undefined> = {}, name = 'gateway') {
+  const proc = spawnProcess(t, ['services/gateway/main.ts'], { NATS_URL: natsUrl, NATS_USER: undefined, NATS_PASS: undefined, GATEWAY_PORT: '0', ...env }, name)
+  const line = await proc.waitFor(/gateway serving ws:\/\//, 60_000)
+  return { proc, url: /ws:\/\/\S+/.exec(line)![0] }
+}
