@@ -179,6 +179,39 @@ t.test('web - chat page and operations dashboard in headless Chromium against a 
     await b.screenshot({ path: await screenshotPath('chat.png') })
   })
 
+  await t.test('web chat - a page offline misses nothing: back online it shows every missed message once, with the unread badge', async (t) => {
+    await b.click('#groups li[data-group-id]')
+    await sees(t, b, '#conv-title', '# team', 'bob looks at the group')
+    await b.evaluate(() => (window as unknown as { switchboard: { connection: { close(): void } } }).switchboard.connection.close())
+    await sees(t, b, '#status', /disconnected/, "bob's page is offline")
+    await a.click(`#friends li[data-username="${bob.username}"]`)
+    for (const n of [1, 2, 3]) {
+      await a.fill('#text', `missed ${n} (${suffix})`)
+      await a.click('#send')
+      await sees(t, a, '#messages .msg.mine', `missed ${n} (${suffix})`, `alice sent missed ${n}`)
+    }
+    await new Promise((r) => setTimeout(r, 500))
+    t.equal(await b.locator('#friends .unread').count(), 0, 'nothing reaches the offline page')
+    await b.evaluate(() => (window as unknown as { switchboard: { connection: { start(): void } } }).switchboard.connection.start())
+    await sees(t, b, '#status', 'connected', 'bob is back online')
+    await sees(t, b, `#friends li[data-username="${alice.username}"] .unread`, '3', 'the unread badge counts the 3 missed messages')
+    await b.click(`#friends li[data-username="${alice.username}"]`)
+    for (const n of [1, 2, 3]) await sees(t, b, '#messages .msg', `missed ${n} (${suffix})`, `missed ${n} is shown`)
+    t.equal(await b.locator('#messages .msg', { hasText: `(${suffix})` }).count(), 3, 'each exactly once')
+    t.equal(await b.locator(`#friends li[data-username="${alice.username}"] .unread`).count(), 0, 'the badge cleared when bob opened the conversation')
+  })
+
+  await t.test('web chat - an edit and a delete show on the other user\'s page', async (t) => {
+    const mine = a.locator('#messages .msg.mine', { hasText: `missed 2 (${suffix})` })
+    a.once('dialog', (d) => void d.accept(`fixed 2 (${suffix})`))
+    await mine.locator('button.edit').click()
+    await sees(t, b, '#messages .msg', `fixed 2 (${suffix})`, 'bob sees the new text')
+    await sees(t, b, '#messages .msg .meta', 'edited', 'marked edited')
+    await a.locator('#messages .msg.mine', { hasText: `missed 3 (${suffix})` }).locator('button.delete').click()
+    await sees(t, b, '#messages .msg .text.deleted', 'message deleted', 'bob sees the delete')
+    t.equal(await b.locator('#messages .msg', { hasText: `missed 3 (${suffix})` }).count(), 0, 'the deleted text is gone from his page')
+  })
+
   await t.test('ops dashboard - counts rise after the chat; workers coming and going show up', async (t) => {
     t.ok(await until(async () => (await dashboardRequests(ops, 'message', 'send')) >= before + 3), 'message.send requests rose by the three direct messages')
     t.ok((await dashboardRequests(ops, 'gateway', 'message.send')) >= 3, 'the gateway counts its message.send calls')
