@@ -35,6 +35,7 @@ t.test('nats.conf - roles and permissions', async (t) => {
   const adminNc = await as('admin')
   const userErrors = violations(userNc)
   const clientErrors = violations(clientNc)
+  const gatewayErrors = violations(gatewayNc)
 
   const worker = await serve(userNc, UserLike, { ping: () => ({ by: 'user-module' }) })
   t.teardown(() => worker.stop())
@@ -82,7 +83,7 @@ t.test('nats.conf - roles and permissions', async (t) => {
     const before = userErrors.length
     userNc.publish('chat.broadcast', new TextEncoder().encode('from-user'))
     clientNc.publish('chat.broadcast', new TextEncoder().encode('from-client'))
-    clientNc.publish('chat.deliver.u1', new TextEncoder().encode('spoof'))
+    clientNc.publish('chat.user.u1', new TextEncoder().encode('spoof'))
     clientNc.publish('$JS.API.STREAM.LIST', new Uint8Array())
     adminNc.publish('chat.broadcast', new TextEncoder().encode('from-admin'))
     await Promise.all([userNc.flush(), clientNc.flush(), adminNc.flush()])
@@ -92,7 +93,22 @@ t.test('nats.conf - roles and permissions', async (t) => {
     t.match(userErrors.slice(before).join('\n'), /Publish to "chat\.broadcast"/)
     const c = clientErrors.join('\n')
     t.match(c, /Publish to "chat\.broadcast"/)
-    t.match(c, /Publish to "chat\.deliver\.u1"/)
+    t.match(c, /Publish to "chat\.user\.u1"/)
     t.match(c, /Publish to "\$JS\.API\.STREAM\.LIST"/)
+  })
+
+  t.test('nats.conf - the gateway reads the message stream only: no other JetStream, no message publish', async (t) => {
+    const before = gatewayErrors.length
+    gatewayNc.publish('$JS.API.CONSUMER.CREATE.KV_sb_sessions', new Uint8Array())
+    gatewayNc.publish('$JS.API.STREAM.INFO.KV_sb_accounts', new Uint8Array())
+    gatewayNc.publish('msg.dm.a.b', new TextEncoder().encode('forged'))
+    gatewayNc.publish('chat.user.u1', new TextEncoder().encode('spoof'))
+    await gatewayNc.flush()
+    await delay(200)
+    const g = gatewayErrors.slice(before).join('\n')
+    t.match(g, /Publish to "\$JS\.API\.CONSUMER\.CREATE\.KV_sb_sessions"/, 'no consumer on the sessions bucket')
+    t.match(g, /Publish to "\$JS\.API\.STREAM\.INFO\.KV_sb_accounts"/, 'nothing of the accounts bucket')
+    t.match(g, /Publish to "msg\.dm\.a\.b"/, 'no forged message into the stream')
+    t.match(g, /Publish to "chat\.user\.u1"/, 'no forged typing or read events')
   })
 })
