@@ -1,5 +1,5 @@
 import { WebSocket } from 'ws'
-import { CallError, GatewayClient, type PushEvent } from '../gateway/web/gateway-client.js'
+import { GatewayClient, type PushEvent } from '../gateway/web/gateway-client.js'
 
 export { CallError, type PushEvent } from '../gateway/web/gateway-client.js'
 

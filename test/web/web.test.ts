@@ -201,13 +201,16 @@ t.test('web - chat page and operations dashboard in headless Chromium against a 
     t.equal(await b.locator(`#friends li[data-username="${alice.username}"] .unread`).count(), 0, 'the badge cleared when bob opened the conversation')
   })
 
-  await t.test('web chat - an edit and a delete show on the other user\'s page', async (t) => {
+  await t.test("web chat - an edit and a delete show on the other user's page", async (t) => {
     const mine = a.locator('#messages .msg.mine', { hasText: `missed 2 (${suffix})` })
     a.once('dialog', (d) => void d.accept(`fixed 2 (${suffix})`))
     await mine.locator('button.edit').click()
     await sees(t, b, '#messages .msg', `fixed 2 (${suffix})`, 'bob sees the new text')
     await sees(t, b, '#messages .msg .meta', 'edited', 'marked edited')
-    await a.locator('#messages .msg.mine', { hasText: `missed 3 (${suffix})` }).locator('button.delete').click()
+    await a
+      .locator('#messages .msg.mine', { hasText: `missed 3 (${suffix})` })
+      .locator('button.delete')
+      .click()
     await sees(t, b, '#messages .msg .text.deleted', 'message deleted', 'bob sees the delete')
     t.equal(await b.locator('#messages .msg', { hasText: `missed 3 (${suffix})` }).count(), 0, 'the deleted text is gone from his page')
   })
