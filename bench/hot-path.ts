@@ -5,6 +5,7 @@
 import { Decoder, Encoder } from '@msgpack/msgpack'
 import { headers as natsHeaders, nuid, type Msg, type MsgHdrs } from '@nats-io/nats-core'
 import { MsgHdrsImpl } from '@nats-io/nats-core/internal'
+import { Packr } from 'msgpackr'
 import { decodeBody, decodeEnvelope, encodeBody, encodeOk, fromMsgHdrs, readHeaders as headersOf, validatorsOf, wireHeaders } from 'switchboard/internal'
 
 /** How the client built headers before src/headers.ts wrote them in wire form: the reference this bench prices. */
@@ -14,19 +15,20 @@ function toMsgHdrs(...records: Record<string, string>[]): MsgHdrs {
   return h
 }
 import { BenchEcho } from './echo-contract.ts'
+import { MSGPACKR_OPTIONS } from './msgpackr-options.ts'
 import { echoPayload } from './payload.ts'
 
 const ITERATIONS = 50_000
 const ROUNDS = 15
 
-/** ns per call of `fn`, best of ROUNDS. */
-function time(name: string, fn: (i: number) => unknown): number {
+/** ns per call of `fn`, best of ROUNDS of `iterations` calls. */
+function time(name: string, fn: (i: number) => unknown, iterations = ITERATIONS): number {
   let best = Infinity
   let sink: unknown
   for (let r = 0; r < ROUNDS; r++) {
     const t0 = process.hrtime.bigint()
-    for (let i = 0; i < ITERATIONS; i++) sink = fn(i)
-    best = Math.min(best, Number(process.hrtime.bigint() - t0) / ITERATIONS)
+    for (let i = 0; i < iterations; i++) sink = fn(i)
+    best = Math.min(best, Number(process.hrtime.bigint() - t0) / iterations)
   }
   if (sink === Symbol.for('never')) console.log(sink)
   console.log(`${name.padEnd(58)} ${best.toFixed(0).padStart(6)} ns`)
@@ -78,3 +80,29 @@ time('decodeBody', () => decodeBody(body))
 time('input + output Check', () => v.input.Check(payload) && v.output.Check(payload))
 time('encodeOk', () => encodeOk(payload))
 time('performance.now() x2 + Date.now()', () => performance.now() + performance.now() + Date.now())
+
+console.log('-- msgpackr A/B (issue 13; options in bench/msgpackr-options.ts, equivalence in bench/msgpackr-equivalence.ts)')
+const packr = new Packr(MSGPACKR_OPTIONS)
+const envelope = { status: 'OK', result: payload }
+const large = echoPayload('64KB')
+const largeBody = encodeBody(large)
+const ab: [string, () => unknown, () => unknown, number?][] = [
+  ['encode small body', () => encodeBody(payload), () => packr.pack(payload)],
+  ['decode small body', () => decodeBody(body), () => packr.unpack(body)],
+  ['encode reply envelope', () => encodeOk(payload), () => packr.pack(envelope)],
+  ['decode reply envelope', () => decodeEnvelope(reply), () => packr.unpack(reply)],
+  [`encode 64 KB body (${largeBody.length} B)`, () => encodeBody(large), () => packr.pack(large), 2_000],
+  ['decode 64 KB body', () => decodeBody(largeBody), () => packr.unpack(largeBody), 2_000],
+]
+let oursSmall = 0
+let theirsSmall = 0
+for (const [name, ours, theirs, iterations] of ab) {
+  const a = time(`${name}: ours`, ours, iterations)
+  const b = time(`${name}: msgpackr`, theirs, iterations)
+  if (name.endsWith('small body')) {
+    oursSmall += a
+    theirsSmall += b
+  }
+  console.log(`  msgpackr / ours: ${(b / a).toFixed(2)}`)
+}
+console.log(`small body encode + decode: ours ${oursSmall.toFixed(0)} ns, msgpackr ${theirsSmall.toFixed(0)} ns, ratio ${(theirsSmall / oursSmall).toFixed(2)}`)
