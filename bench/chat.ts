@@ -1,170 +1,199 @@
 /**
- * bench:chat — end to end through the gateway's WebSocket: nats-server (JetStream, the shipped permissions), every
- * module as its own process (services/worker.ts), one gateway, and N simulated users in this process.
- * 1. register + log in N users; groups of GROUP_SIZE; 2. for a fixed time every user sends direct and group
- * messages at a bounded rate: messages/s and delivery latency (send -> pushed to the recipient's socket), p50/p99;
- * 3. half the users go offline, the others send them messages, they log in again: offline backlog fetch time.
- * Options: --quick, --users N, --seconds S.
+ * bench:chat — the chat system end to end through its WebSockets, open loop: N users (groups of 10) send half
+ * direct, half group messages at a fixed total rate, stepped up until the system saturates; then twice the best
+ * clean rate (overload), then half of it (recovery). The same steps run, in the same run, against the one-process
+ * in-memory yardstick (bench/chat-yardstick.ts), and the ratio of the best clean rates is printed.
+ *
+ *   npm run bench:chat                      system (npm start's layout) and yardstick
+ *   npm run bench:chat -- --quick           shorter steps, fewer rates
+ *   npm run bench:chat -- --scale           best clean rate with 1/2/4 message copies and 1/2 gateways
+ *   npm run bench:chat -- --memory          gateway RSS per socket: 2,000 idle sockets, then 200 busy users
+ *   npm run bench:chat -- --soak [--minutes 5] [--rate R]   RSS of every process over a long run at R msg/s
+ *   npm run bench:chat -- --profile [--rate 1000]           CPU profile of every process at one rate
+ * Options: --users N, --step-seconds S, --rates a,b,c, --copies N (message copies), --gateways N.
  */
-import { confSecurity } from '../test/fixtures/nats-conf.ts'
-import { freePort, startServer } from '../test/harness/nats-server.ts'
-import { commandLine, flag, numberOption } from './args.ts'
-import { ChatUser, type PushedMessage } from './chat-user.ts'
-import { onCleanup, runScript, spawnService } from './child.ts'
-import { latencyHistogram, summarize } from './histogram.ts'
+import { commandLine, flag, numberOption, option } from './args.ts'
+import { runStep, stepLine, type Population, type StepResult } from './chat-load.ts'
+import { closeAll, populate } from './chat-population.ts'
+import { startChatSystem } from './chat-system.ts'
+import { measureMemory, profileRun, soak } from './chat-extras.ts'
+import { cleanupAll, runScript, spawnService } from './child.ts'
+import { freePort } from '../test/harness/nats-server.ts'
+import { processCpuUs } from './proc-cpu.ts'
 import { machine, saveResult } from './results.ts'
+import { COLORS, writeChart } from './svg.ts'
+import { markdownTable, ratio } from './table.ts'
 
 export const DEFAULT_CHAT = {
   users: 200,
-  quickUsers: 40,
-  groupSize: 10,
-  seconds: 15,
-  quickSeconds: 5,
-  /** Pause between two sends of one user, ms (each user sends ~1/SEND_EVERY_MS per ms, bounded). */
-  sendEveryMs: 200,
-  /** Messages each offline user gets while away. */
-  backlog: 5,
-  modules: ['user', 'friend', 'group', 'message', 'admin'] as const,
-  password: 'bench-password-1',
+  stepSeconds: 8,
+  quickStepSeconds: 3,
+  rates: [250, 500, 1_000, 2_000, 3_000, 4_000, 5_000, 6_000, 8_000, 10_000, 12_000, 16_000, 20_000],
+  quickRates: [500, 1_000, 2_000, 4_000, 8_000, 12_000],
+  /** Seconds of the recovery step after the overload; the system should be clean again within the first 5. */
+  recoverySeconds: 6,
+  /** Steps past saturation before stepping stops (a dip may be noise). */
+  pastSaturation: 1,
 } as const
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
-
-/** Runs `fn` over items with at most `n` at once. */
-async function pool<T, R>(items: readonly T[], n: number, fn: (x: T, i: number) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length)
-  let next = 0
-  await Promise.all(
-    Array.from({ length: Math.min(n, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++
-        out[i] = await fn(items[i]!, i)
-      }
-    }),
-  )
-  return out
+/** The steps of one target: stepped rates until saturation, then overload at 2× the best clean rate and recovery. */
+export interface Stepping {
+  readonly target: string
+  readonly steps: readonly StepResult[]
+  readonly bestClean: number
+  readonly overload?: StepResult
+  readonly recovery?: StepResult & { readonly cleanAfterMs: number | null }
 }
+
+const say = (s: string) => console.log(`  ${s}`)
+
+/** The processes whose CPU a step reports, by name. */
+type Pids = Readonly<Record<string, readonly number[]>>
+
+/** A step with the CPU share (% of one core) of every process of the target and of this load generator. */
+async function measuredStep(pop: Population, rate: number, seconds: number, pids: Pids): Promise<StepResult & { cpu: Record<string, number> }> {
+  const before = Object.fromEntries(Object.entries(pids).map(([k, ps]) => [k, ps.reduce((a, p) => a + processCpuUs(p), 0)]))
+  const self = process.cpuUsage()
+  const t = performance.now()
+  const s = await runStep(pop, rate, seconds)
+  const us = (performance.now() - t) * 1000
+  const cpu: Record<string, number> = {}
+  for (const [k, ps] of Object.entries(pids)) cpu[k] = Math.round((100 * (ps.reduce((a, p) => a + processCpuUs(p), 0) - before[k]!)) / us)
+  const own = process.cpuUsage(self)
+  cpu.loadgen = Math.round((100 * (own.user + own.system)) / us)
+  return { ...s, cpu }
+}
+
+const cpuLine = (cpu: Record<string, number>) =>
+  `cpu% ${Object.entries(cpu)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ')}`
+
+async function stepping(target: string, pop: Population, rates: readonly number[], seconds: number, overload: boolean, pids: Pids = {}): Promise<Stepping> {
+  const steps: StepResult[] = []
+  let bestClean = 0
+  let past = 0
+  for (const rate of rates) {
+    const s = await measuredStep(pop, rate, seconds, pids)
+    steps.push(s)
+    say(`${target} ${stepLine(s)}\n      ${cpuLine(s.cpu)}`)
+    if (s.clean) bestClean = Math.max(bestClean, s.acceptedPerSecond)
+    else if (++past > DEFAULT_CHAT.pastSaturation) break
+  }
+  if (!overload || bestClean === 0) return { target, steps, bestClean }
+  const over = await measuredStep(pop, 2 * bestClean, seconds, pids)
+  say(`${target} overload ${stepLine(over)}\n      ${cpuLine(over.cpu)}`)
+  const rec = await runStep(pop, Math.round(bestClean / 2), DEFAULT_CHAT.recoverySeconds)
+  const firstClean = rec.perSecond.findIndex((w, i) => w.failed === 0 && w.ackP99Ms < 250 && rec.perSecond.slice(i).every((x) => x.failed === 0))
+  const recovery = { ...rec, cleanAfterMs: firstClean < 0 ? null : firstClean * 1000 }
+  say(`${target} recovery ${stepLine(rec)}; clean again after ${recovery.cleanAfterMs ?? '—'} ms`)
+  return { target, steps, bestClean, overload: over, recovery }
+}
+
+async function yardstick(users: number, rates: readonly number[], seconds: number): Promise<Stepping> {
+  const port = await freePort()
+  const pid = await spawnService('yardstick', 'bench/chat-yardstick.ts', [String(port)], process.env, /serving/)
+  const pop = await populate([`ws://127.0.0.1:${port}`], users, { prefix: 'y' })
+  try {
+    return await stepping('yardstick', pop, rates, seconds, false, { yardstick: [pid] })
+  } finally {
+    await closeAll(pop.users)
+  }
+}
+
+const rows = (s: Stepping) =>
+  s.steps.map((x) => [
+    `${x.offered}`,
+    `${x.acceptedPerSecond}`,
+    x.failed === 0
+      ? '0'
+      : `${x.failed} (${Object.entries(x.failures)
+          .map(([c, k]) => `${c} ${k}`)
+          .join(', ')})`,
+    `${(x.ackUs.p50 / 1000).toFixed(1)} / ${(x.ackUs.p99 / 1000).toFixed(1)}`,
+    `${(x.deliveryUs.p50 / 1000).toFixed(1)} / ${(x.deliveryUs.p99 / 1000).toFixed(1)}`,
+    `${x.lost} / ${x.duplicated}`,
+    x.clean ? 'yes' : 'no',
+  ])
+const HEADER = ['offered msg/s', 'accepted/s', 'failed', 'ack p50 / p99 ms', 'delivery p50 / p99 ms', 'lost / dup', 'clean']
 
 await runScript(async () => {
   const quick = flag('quick')
   const d = DEFAULT_CHAT
-  const n = numberOption('users', quick ? d.quickUsers : d.users)
-  const seconds = numberOption('seconds', quick ? d.quickSeconds : d.seconds)
+  const users = numberOption('users', d.users)
+  const seconds = numberOption('step-seconds', quick ? d.quickStepSeconds : d.stepSeconds)
+  const rates = option('rates', (quick ? d.quickRates : d.rates).join(','))
+    .split(',')
+    .map(Number)
+  const copies = { message: numberOption('copies', 2) }
+  const gateways = numberOption('gateways', 1)
   const t0 = Date.now()
-  const say = (s: string) => console.log(`  [${Math.round((Date.now() - t0) / 1000)}s] ${s}`)
-  console.log(`bench:chat ${quick ? '(quick) ' : ''}— ${machine().cores} cores; ${n} users, groups of ${d.groupSize}, ${seconds} s of traffic`)
-  const server = await startServer({ extra: confSecurity() }) // the shipped users and permissions
-  onCleanup(() => server.stop())
-  const env = { ...process.env, NATS_URL: server.url, LOG_LEVEL: 'error', SWITCHBOARD_ADMIN_PASSWORD: 'bench-admin-pw' }
-  for (const m of d.modules) await spawnService(m, 'services/worker.ts', [m], env, /serving/)
-  const port = await freePort()
-  await spawnService('gateway', 'services/gateway/main.ts', [], { ...env, GATEWAY_PORT: String(port) }, /serving/)
-  const url = `ws://127.0.0.1:${port}`
-  say(`system up (${d.modules.length} modules + gateway)`)
+  console.log(`bench:chat ${quick ? '(quick) ' : ''}— ${machine().cores} cores; ${users} users, groups of 10, ${seconds} s per step, open loop`)
 
-  // 1. users, sessions, groups
-  const run = Date.now().toString(36)
-  const names = Array.from({ length: n }, (_, i) => `b${run}_${i}`)
-  const users = await pool(names, 16, async (username) => {
-    const u = await ChatUser.open(url)
-    await u.call('user.register', { username, password: d.password })
-    await u.call('user.login', { username, password: d.password })
-    return u
-  })
-  say(`${n} users registered and logged in`)
-  const groups: string[][] = []
-  const groupIds: string[] = []
-  for (let g = 0; g * d.groupSize < n; g++) {
-    const members = Array.from({ length: Math.min(d.groupSize, n - g * d.groupSize) }, (_, k) => g * d.groupSize + k)
-    const { groupId } = await users[members[0]!]!.call<{ groupId: string }>('group.create', { name: `bench ${g}` })
-    await Promise.all(members.slice(1).map((i) => users[i]!.call('group.join', { groupId })))
-    groups.push(members.map(String))
-    groupIds.push(groupId)
-  }
-  say(`${groupIds.length} groups`)
+  if (flag('memory')) return void (await measureMemory(quick))
+  if (flag('soak')) return void (await soak(users, numberOption('minutes', quick ? 1 : 5), numberOption('rate', 0)))
+  if (flag('profile')) return void (await profileRun(users, numberOption('rate', 1_000), numberOption('seconds', quick ? 5 : 10)))
 
-  // 2. real-time traffic: latency from send to push, per recipient
-  const latency = latencyHistogram()
-  let delivered = 0
-  const onMessage = (m: PushedMessage) => {
-    const sent = Number(m.text.split(' ')[1])
-    if (Number.isFinite(sent)) {
-      latency.recordValue(Math.max(1, Math.round((performance.now() - sent) * 1000)))
-      delivered++
-    }
-  }
-  for (const u of users) u.onMessage = onMessage
-  let sent = 0
-  let failed = 0
-  const failures: Record<string, number> = {}
-  const until = Date.now() + seconds * 1000
-  await Promise.all(
-    users.map(async (u, i) => {
-      await sleep(Math.random() * d.sendEveryMs)
-      for (let k = 0; Date.now() < until; k++) {
-        const direct = k % 2 === 0
-        const text = `t ${performance.now()}`
-        try {
-          if (direct) await u.call('message.send', { to: names[(i + 1 + Math.floor(Math.random() * (n - 1))) % n], text })
-          else await u.call('message.sendGroup', { groupId: groupIds[Math.floor(i / d.groupSize)], text })
-          sent++
-        } catch (err) {
-          failed++
-          const code = String((err as Error).message).split(':')[0]!
-          failures[code] = (failures[code] ?? 0) + 1
-        }
-        await sleep(d.sendEveryMs)
+  if (flag('scale')) {
+    const series: { layout: string; bestClean: number; steps: StepResult[] }[] = []
+    for (const g of [1, 2]) {
+      for (const m of [1, 2, 4]) {
+        const system = await startChatSystem({ copies: { message: m }, gateways: g })
+        const pop = await populate(system.urls, users)
+        const s = await stepping(`${m}×message ${g}×gateway`, pop, rates, seconds, false)
+        series.push({ layout: system.layout, bestClean: s.bestClean, steps: [...s.steps] })
+        await closeAll(pop.users)
+        await cleanupAll()
       }
-    }),
-  )
-  await sleep(1_000) // let the last pushes land
-  const traffic = {
-    seconds,
-    sent,
-    failed,
-    failures,
-    messagesPerSecond: Math.round(sent / seconds),
-    deliveriesPerSecond: Math.round(delivered / seconds),
-    delivered,
-    latencyUs: summarize(latency),
+    }
+    console.log(
+      markdownTable(
+        ['layout', 'best clean msg/s'],
+        series.map((s) => [s.layout, String(s.bestClean)]),
+      ),
+    )
+    const file = await saveResult('chat-scale', quick, { command: commandLine('bench:chat'), users, seconds, rates, series })
+    return void console.log(`saved ${file}\ndone in ${Math.round((Date.now() - t0) / 1000)} s`)
   }
-  latency.destroy()
-  say(
-    `traffic: ${traffic.messagesPerSecond} messages/s accepted, ${traffic.deliveriesPerSecond} deliveries/s, latency p50 ${traffic.latencyUs.p50} µs p99 ${traffic.latencyUs.p99} µs${failed > 0 ? `, ${failed} failed sends ${JSON.stringify(failures)}` : ''}`,
-  )
 
-  // 3. offline backlog: the odd users leave, the even ones write to them, the odd ones come back and fetch
-  for (const u of users) u.onMessage = () => {}
-  const away = users.map((_, i) => i).filter((i) => i % 2 === 1)
-  await Promise.all(away.map((i) => users[i]!.close()))
-  await pool(away, 16, async (i) => {
-    for (let k = 0; k < d.backlog; k++) await users[i - 1]!.call('message.send', { to: names[i], text: `offline ${k}` })
-  })
-  const fetchMs: number[] = []
-  let fetched = 0
-  await pool(away, 16, async (i) => {
-    const u = await ChatUser.open(url)
-    await u.call('user.login', { username: names[i], password: d.password })
-    const t = performance.now()
-    const backlog = await u.call<unknown[]>('message.offline', {})
-    fetchMs.push(performance.now() - t)
-    fetched += backlog.filter((m) => String((m as { text: string }).text).startsWith('offline ')).length
-    users[i] = u
-  })
-  fetchMs.sort((a, b) => a - b)
-  const offline = {
-    users: away.length,
-    perUser: d.backlog,
-    expected: away.length * d.backlog,
-    fetched,
-    fetchMsP50: Math.round(fetchMs[fetchMs.length >> 1]! * 10) / 10,
-    fetchMsMax: Math.round(fetchMs.at(-1)! * 10) / 10,
+  const system = await startChatSystem({ copies, gateways })
+  say(`system up: ${system.layout}`)
+  const pop = await populate(system.urls, users)
+  say(`${users} users registered, logged in, in ${new Set(pop.groupOf.map((g) => g.groupId)).size} groups`)
+  const sys = await stepping('system', pop, rates, seconds, true, { ...system.pids, nats: [system.natsPid!] })
+  await closeAll(pop.users)
+  const yard = await yardstick(users, rates, seconds)
+  const r = yard.bestClean > 0 ? sys.bestClean / yard.bestClean : NaN
+
+  console.log(`\nsystem (${system.layout})\n${markdownTable(HEADER, rows(sys))}`)
+  if (sys.overload !== undefined && sys.recovery !== undefined) {
+    console.log(
+      `\noverload at ${sys.overload.offered}/s: ${stepLine(sys.overload)}\nrecovery at ${sys.recovery.offered}/s: clean after ${sys.recovery.cleanAfterMs ?? '—'} ms`,
+    )
   }
-  say(`offline backlog: ${fetched}/${offline.expected} messages fetched at login; message.offline p50 ${offline.fetchMsP50} ms, max ${offline.fetchMsMax} ms`)
-  await Promise.all(users.map((u) => u.close()))
-  console.log(
-    `CHAT ${n} users: ${traffic.messagesPerSecond} msg/s, ${traffic.deliveriesPerSecond} deliveries/s, delivery p50 ${(traffic.latencyUs.p50 / 1000).toFixed(2)} ms p99 ${(traffic.latencyUs.p99 / 1000).toFixed(2)} ms; offline backlog ${fetched}/${offline.expected}`,
-  )
-  const file = await saveResult('chat', quick, { command: commandLine('bench:chat'), options: { ...d, users: n, seconds }, traffic, offline })
+  console.log(`\nyardstick (one process, in memory)\n${markdownTable(HEADER, rows(yard))}`)
+  console.log(`\nCHAT best clean rate: system ${sys.bestClean} msg/s, yardstick ${yard.bestClean} msg/s, ratio ${ratio(r)}`)
+  const file = await saveResult('chat', quick, {
+    command: commandLine('bench:chat'),
+    options: { users, seconds, rates, layout: system.layout },
+    system: sys,
+    yardstick: yard,
+    ratio: r,
+  })
+  if (!quick) {
+    const offered = [...new Set([...sys.steps, ...yard.steps].map((s) => s.offered))].sort((a, b) => a - b)
+    const at = (s: Stepping) => offered.map((o) => s.steps.find((x) => x.offered === o)?.acceptedPerSecond ?? 0)
+    await writeChart('bench-chat.svg', {
+      title: 'bench:chat — accepted messages/s at each offered rate (open loop, 200 users)',
+      notes: [commandLine('bench:chat'), `${machine().cores} cores, ${machine().cpu}; system: ${system.layout}`],
+      yLabel: 'accepted msg/s',
+      groups: offered.map(String),
+      series: [
+        { name: 'chat system', color: COLORS[1]!, values: at(sys) },
+        { name: 'in-memory yardstick', color: COLORS[0]!, values: at(yard) },
+      ],
+      reference: { name: 'offered', values: offered },
+    })
+  }
   console.log(`saved ${file}\ndone in ${Math.round((Date.now() - t0) / 1000)} s`)
 })

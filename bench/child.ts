@@ -72,11 +72,18 @@ export async function runScript(main: () => Promise<void>): Promise<void> {
 
 /**
  * Spawns a program of the repo (`node --import tsx <file> <args>`, cwd = repo root) that prints a line matching
- * `ready` once it serves; its output is kept (last 20 kB) for the error message if it exits early.
+ * `ready` once it serves; its output is kept (last 20 kB) for the error message if it exits early. Resolves with its pid.
  */
-export async function spawnService(name: string, file: string, args: string[], env: NodeJS.ProcessEnv, ready: RegExp): Promise<void> {
+export async function spawnService(
+  name: string,
+  file: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  ready: RegExp,
+  nodeArgs: string[] = [],
+): Promise<number> {
   const root = fileURLToPath(new URL('../', import.meta.url))
-  const proc = spawn(process.execPath, ['--import', 'tsx', file, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const proc = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', file, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] })
   children.add(proc)
   proc.once('exit', () => children.delete(proc))
   let out = ''
@@ -96,6 +103,7 @@ export async function spawnService(name: string, file: string, args: string[], e
       reject(new Error(`${name} exited (${code})\n${out}`))
     })
   })
+  return proc.pid!
 }
 
 /**

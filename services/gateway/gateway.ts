@@ -11,6 +11,7 @@ import { messageFrame } from './frames.ts'
 import { Access, CALLABLE, GatewayCall } from './methods.ts'
 import { resolveGatewayOptions, type GatewayOptions, type ResolvedGatewayOptions } from './options.ts'
 import { errorReply, GatewayEvent, parseFrame, PROTOCOL_VERSION, rpcErrorReply, type CallFrame } from './protocol.ts'
+import { RATED_CALLS, SendLimiter } from './send-limiter.ts'
 import { Session } from './session.ts'
 import { ChatSubject } from '../shared/presence.ts'
 import { readMessage, reply, SessionRegistry } from './session-registry.ts'
@@ -45,6 +46,7 @@ export async function startGateway(nc: NatsConnection, options?: GatewayOptions)
   const tail = new FeedTail(nc, (seq, entry) => registry.deliver(seq, entry), opts.logger)
   const clients = new Map<AnyContract, Client<AnyContract>>()
   const sessions = new Set<Session>()
+  const limiter = new SendLimiter(opts.sendRate)
   let inFlight = 0
   let idle: (() => void) | undefined
   let closing: Promise<void> | undefined
@@ -68,6 +70,7 @@ export async function startGateway(nc: NatsConnection, options?: GatewayOptions)
     if (target === undefined) throw new RpcError('UNIMPLEMENTED', `unknown call '${frame.call}'`)
     const token = session.token
     if (target.access === Access.auth && token === undefined) throw new RpcError('UNAUTHENTICATED', `${frame.call} needs a session: log in first`)
+    if (session.userId !== undefined && RATED_CALLS.has(frame.call)) limiter.take(session.userId, frame.call)
     const headers = target.access === Access.auth ? { Authorization: `Bearer ${token}` } : undefined
     const { input, after } = frame.call === 'user.login' ? withoutAfter(frame.input) : { input: frame.input, after: undefined }
     try {
@@ -181,6 +184,10 @@ export async function startGateway(nc: NatsConnection, options?: GatewayOptions)
     if (closing !== undefined) return void session.send(errorReply(frame.id, 'UNAVAILABLE', 503, 'gateway is shutting down: reconnect'))
     if (session.inFlight >= opts.maxInFlightPerSocket) {
       return void session.send(errorReply(frame.id, 'RESOURCE_EXHAUSTED', 429, `over ${opts.maxInFlightPerSocket} calls in flight on this socket`))
+    }
+    if (inFlight >= opts.maxInFlight) {
+      stats.record(frame.call, 0, 'RESOURCE_EXHAUSTED')
+      return void session.send(errorReply(frame.id, 'RESOURCE_EXHAUSTED', 429, `the gateway has ${opts.maxInFlight} calls in flight: retry shortly`))
     }
     session.inFlight++
     inFlight++

@@ -1,16 +1,17 @@
 /**
- * Runs one gateway: `tsx services/gateway/main.ts`. Port from GATEWAY_PORT (default 8080), NATS as role `gateway`.
+ * Runs one gateway: `tsx services/gateway/main.ts`. Port from GATEWAY_PORT (default 8080), limits from
+ * GATEWAY_MAX_IN_FLIGHT and GATEWAY_SEND_RATE (services/gateway/options.ts), NATS as role `gateway`.
  * Prints its ws:// address and "serving" when ready; SIGTERM/SIGINT close it gracefully.
  */
 import { stderrLogger } from 'switchboard'
 import { connectNats } from '../shared/connect.ts'
 import { stopOnSignals } from '../shared/lifecycle.ts'
 import { startGateway } from './gateway.ts'
-import { portFromEnv } from './options.ts'
+import { gatewayOptionsFromEnv, type GatewayOptions } from './options.ts'
 
-let port: number
+let options: GatewayOptions
 try {
-  port = portFromEnv(process.env)
+  options = gatewayOptionsFromEnv(process.env)
 } catch (err) {
   process.stderr.write(`gateway: ${(err as Error).message}\n`)
   process.exit(2)
@@ -19,11 +20,7 @@ try {
 const nc = await connectNats('gateway')
 let gateway: Awaited<ReturnType<typeof startGateway>>
 try {
-  gateway = await startGateway(nc, {
-    port,
-    logger: stderrLogger('warn'),
-    ...(process.env.SWITCHBOARD_FEED_KEY ? { feedKey: process.env.SWITCHBOARD_FEED_KEY } : {}),
-  })
+  gateway = await startGateway(nc, { ...options, logger: stderrLogger('warn') })
 } catch (err) {
   process.stderr.write(`gateway: ${(err as Error).message}\n`)
   await nc.close()

@@ -1,5 +1,6 @@
 import { stderrLogger, type Logger } from 'switchboard'
 import { DEV_FEED_KEY } from '../shared/position.ts'
+import type { SendRate } from './send-limiter.ts'
 import { DEFAULT_OPS_OPTIONS, resolveOpsOptions, type OpsOptions } from '../ops/options.ts'
 
 /** Options of a gateway; unset fields take their value from DEFAULT_GATEWAY_OPTIONS. */
@@ -14,6 +15,10 @@ export interface GatewayOptions {
   readonly hardFrameBytes?: number
   /** Calls one socket may have in flight; past it, RESOURCE_EXHAUSTED. */
   readonly maxInFlightPerSocket?: number
+  /** Calls of all sockets in flight at once; past it, RESOURCE_EXHAUSTED (429) at once. */
+  readonly maxInFlight?: number
+  /** Each user's rate of sends, edits, deletes and typing notices on this gateway; past it, RESOURCE_EXHAUSTED (429). */
+  readonly sendRate?: SendRate
   /** Timeout of a module call made for a client, in ms. */
   readonly callTimeout?: number
   /** How many recently pushed messageIds each session remembers, to never push one twice. */
@@ -39,6 +44,8 @@ export const DEFAULT_GATEWAY_OPTIONS: ResolvedGatewayOptions = {
   maxFrameBytes: 64 * 1024,
   hardFrameBytes: 1024 * 1024,
   maxInFlightPerSocket: 32,
+  maxInFlight: 4_096,
+  sendRate: { rate: 50, burst: 100 },
   callTimeout: 5_000,
   seenPerSession: 1_024,
   maxBufferedBytes: 4 * 1024 * 1024,
@@ -60,6 +67,7 @@ export function resolveGatewayOptions(options: GatewayOptions = {}): ResolvedGat
     'maxFrameBytes',
     'hardFrameBytes',
     'maxInFlightPerSocket',
+    'maxInFlight',
     'callTimeout',
     'seenPerSession',
     'maxBufferedBytes',
@@ -68,6 +76,7 @@ export function resolveGatewayOptions(options: GatewayOptions = {}): ResolvedGat
     if (!(Number.isInteger(o[key]) && o[key] > 0)) throw new TypeError(`${key} must be a positive integer, got ${o[key]}`)
   }
   if (o.hardFrameBytes < o.maxFrameBytes) throw new TypeError('hardFrameBytes must be at least maxFrameBytes')
+  if (!(o.sendRate.rate > 0 && o.sendRate.burst >= 1)) throw new TypeError(`sendRate needs rate > 0 and burst >= 1, got ${JSON.stringify(o.sendRate)}`)
   o.ops = resolveOpsOptions(o.ops)
   if (!(o.stopTimeout >= 0)) throw new TypeError(`stopTimeout must be >= 0, got ${o.stopTimeout}`)
   return o
@@ -80,4 +89,25 @@ export function portFromEnv(env: NodeJS.ProcessEnv): number {
   const port = Number(raw)
   if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error(`GATEWAY_PORT must be a port number, got '${raw}'`)
   return port
+}
+
+/**
+ * The gateway options the environment sets: GATEWAY_PORT, GATEWAY_MAX_IN_FLIGHT, GATEWAY_SEND_RATE (`<per second>`
+ * or `<per second>/<burst>`), SWITCHBOARD_FEED_KEY. Throws a clear error on a bad value.
+ */
+export function gatewayOptionsFromEnv(env: NodeJS.ProcessEnv): GatewayOptions {
+  const o: { -readonly [K in keyof GatewayOptions]: GatewayOptions[K] } = { port: portFromEnv(env) }
+  if (env.GATEWAY_MAX_IN_FLIGHT) {
+    const n = Number(env.GATEWAY_MAX_IN_FLIGHT)
+    if (!(Number.isInteger(n) && n > 0)) throw new Error(`GATEWAY_MAX_IN_FLIGHT must be a positive integer, got '${env.GATEWAY_MAX_IN_FLIGHT}'`)
+    o.maxInFlight = n
+  }
+  if (env.GATEWAY_SEND_RATE) {
+    const m = /^(\d+(?:\.\d+)?)(?:\/(\d+))?$/.exec(env.GATEWAY_SEND_RATE)
+    if (m === null || !(Number(m[1]) > 0)) throw new Error(`GATEWAY_SEND_RATE must be '<per second>' or '<per second>/<burst>', got '${env.GATEWAY_SEND_RATE}'`)
+    const rate = Number(m[1])
+    o.sendRate = { rate, burst: m[2] === undefined ? Math.max(1, Math.ceil(rate * 2)) : Math.max(1, Number(m[2])) }
+  }
+  if (env.SWITCHBOARD_FEED_KEY) o.feedKey = env.SWITCHBOARD_FEED_KEY
+  return o
 }

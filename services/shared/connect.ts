@@ -34,5 +34,14 @@ export function natsSettings(role: string, env: Readonly<Record<string, string |
  */
 export function connectNats(role: string, env: Readonly<Record<string, string | undefined>> = process.env): Promise<NatsConnection> {
   const s = natsSettings(role, env)
-  return connect({ servers: s.servers, user: s.user, pass: s.pass, name: s.name, inboxPrefix: s.inboxPrefix, maxReconnectAttempts: -1, reconnectTimeWait: 500 })
+  return connect({
+    servers: s.servers,
+    user: s.user,
+    pass: s.pass,
+    name: s.name,
+    inboxPrefix: s.inboxPrefix,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+    noAsyncTraces: true,
+  })
 }
