@@ -42,7 +42,7 @@ export async function startChatSystem({
   onCleanup(() => server.stop())
   const env = { ...process.env, NATS_URL: server.url, LOG_LEVEL: 'error', SWITCHBOARD_ADMIN_PASSWORD: 'bench-admin-pw', ...extra }
   // one file per thread (CPU.<date>.<pid>.<tid>.cpuprofile): tsx's loader runs in a thread of its own
-  const nodeArgs = (_name: string) => (profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir])
+  const nodeArgs = profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir]
   const pids: Record<string, number[]> = {}
   const started = (role: string, pid: number) => (pids[role] ??= []).push(pid)
   const counts = MODULE_NAMES.map((m) => [m, copies[m] ?? MODULES[m].copies] as const)
@@ -50,7 +50,7 @@ export async function startChatSystem({
   for (const [m, k] of counts) {
     await Promise.all(
       Array.from({ length: k }, async (_, i) => {
-        const pid = await spawnService(`${m}#${i + 1}`, 'services/worker.ts', [m], env, /serving/, nodeArgs(`${m}-${i + 1}`))
+        const pid = await spawnService(`${m}#${i + 1}`, 'services/worker.ts', [m], env, /serving/, nodeArgs)
         started(m, pid)
       }),
     )
@@ -58,14 +58,7 @@ export async function startChatSystem({
   const urls: string[] = []
   for (let g = 0; g < gateways; g++) {
     const port = await freePort()
-    const pid = await spawnService(
-      `gateway#${g + 1}`,
-      'services/gateway/main.ts',
-      [],
-      { ...env, GATEWAY_PORT: String(port) },
-      /serving/,
-      nodeArgs(`gateway-${g + 1}`),
-    )
+    const pid = await spawnService(`gateway#${g + 1}`, 'services/gateway/main.ts', [], { ...env, GATEWAY_PORT: String(port) }, /serving/, nodeArgs)
     started('gateway', pid)
     urls.push(`ws://127.0.0.1:${port}`)
   }

@@ -22,8 +22,10 @@ let seq = 0
 
 type Handler = (input: Record<string, unknown>, me: Account | undefined, socket: WebSocket) => unknown
 
-const fail = (code: string, message: string) => Object.assign(new Error(message), { code })
-const need = (me: Account | undefined): Account => me ?? (fail('UNAUTHENTICATED', 'log in first') as never)
+function fail(code: string, message: string): never {
+  throw Object.assign(new Error(message), { code })
+}
+const need = (me: Account | undefined): Account => me ?? fail('UNAUTHENTICATED', 'log in first')
 
 const push = (entry: Record<string, unknown>, to: readonly string[]) => {
   const s = ++seq
@@ -37,7 +39,7 @@ const push = (entry: Record<string, unknown>, to: readonly string[]) => {
 
 const handlers: Record<string, Handler> = {
   'user.register': ({ username, password }) => {
-    if (accounts.has(String(username))) throw fail('ALREADY_EXISTS', 'taken')
+    if (accounts.has(String(username))) fail('ALREADY_EXISTS', 'taken')
     const a: Account = { userId: randomBytes(8).toString('hex'), username: String(username), password: String(password), sockets: new Set() }
     accounts.set(a.username, a)
     byId.set(a.userId, a)
@@ -45,7 +47,7 @@ const handlers: Record<string, Handler> = {
   },
   'user.login': ({ username, password }, _me, socket) => {
     const a = accounts.get(String(username))
-    if (a === undefined || a.password !== password) throw fail('UNAUTHENTICATED', 'bad credentials')
+    if (a === undefined || a.password !== password) fail('UNAUTHENTICATED', 'bad credentials')
     const token = randomBytes(16).toString('base64url')
     tokens.set(token, a)
     a.sockets.add(socket)
@@ -58,13 +60,13 @@ const handlers: Record<string, Handler> = {
     return { groupId, name }
   },
   'group.join': ({ groupId }, me) => {
-    const g = groups.get(String(groupId)) ?? (fail('NOT_FOUND', 'no such group') as never)
+    const g = groups.get(String(groupId)) ?? fail('NOT_FOUND', 'no such group')
     g.add(need(me).userId)
     return {}
   },
   'message.send': ({ to, text }, me) => {
     const from = need(me)
-    const target = accounts.get(String(to)) ?? (fail('NOT_FOUND', 'no such user') as never)
+    const target = accounts.get(String(to)) ?? fail('NOT_FOUND', 'no such user')
     const messageId = randomBytes(12).toString('base64url')
     const entry = { messageId, kind: 'direct', fromId: from.userId, from: from.username, sentAt: Date.now(), to: target.username, toId: target.userId, text }
     const s = push(entry, [from.userId, target.userId])
@@ -73,7 +75,7 @@ const handlers: Record<string, Handler> = {
   'message.sendGroup': ({ groupId, text }, me) => {
     const from = need(me)
     const members = groups.get(String(groupId))
-    if (members === undefined || !members.has(from.userId)) throw fail('PERMISSION_DENIED', 'not a member')
+    if (members === undefined || !members.has(from.userId)) fail('PERMISSION_DENIED', 'not a member')
     const messageId = randomBytes(12).toString('base64url')
     const entry = { messageId, kind: 'group', fromId: from.userId, from: from.username, sentAt: Date.now(), groupId, text }
     const s = push(entry, [...members])
@@ -93,7 +95,7 @@ wss.on('connection', (socket) => {
       return void socket.send(JSON.stringify({ id: null, ok: false, error: { code: 'INVALID_ARGUMENT', status: 400, message: 'not JSON' } }))
     }
     try {
-      const h = handlers[String(frame.call)] ?? (fail('UNIMPLEMENTED', `unknown call '${frame.call}'`) as never)
+      const h = handlers[String(frame.call)] ?? fail('UNIMPLEMENTED', `unknown call '${frame.call}'`)
       const result = h(frame.input ?? {}, me, socket)
       if (frame.call === 'user.login') me = accounts.get(String(frame.input?.username))
       socket.send(JSON.stringify({ id: frame.id, ok: true, result }))

@@ -83,7 +83,7 @@ export function resolveGatewayOptions(options: GatewayOptions = {}): ResolvedGat
 }
 
 /** The gateway port from env GATEWAY_PORT (default 8080); throws a clear error on a bad value. */
-export function portFromEnv(env: NodeJS.ProcessEnv): number {
+function portFromEnv(env: NodeJS.ProcessEnv): number {
   const raw = env.GATEWAY_PORT
   if (raw === undefined || raw === '') return DEFAULT_GATEWAY_OPTIONS.port
   const port = Number(raw)

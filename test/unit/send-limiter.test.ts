@@ -1,5 +1,6 @@
 import t from 'tap'
 import type { RpcError } from 'switchboard'
+import { CALLABLE } from '../../services/gateway/methods.ts'
 import { gatewayOptionsFromEnv, resolveGatewayOptions } from '../../services/gateway/options.ts'
 import { RATED_CALLS, SendLimiter } from '../../services/gateway/send-limiter.ts'
 
@@ -56,6 +57,7 @@ t.test('send-limiter - a burst passes, the next send is refused with a retry tim
 t.test('send-limiter - sends, edits, deletes and typing count; reads and logins do not', async (t) => {
   for (const c of ['message.send', 'message.sendGroup', 'message.edit', 'message.delete', 'message.typing']) t.ok(RATED_CALLS.has(c), c)
   for (const c of ['message.sync', 'message.read', 'user.login', 'friend.list']) t.notOk(RATED_CALLS.has(c), c)
+  for (const c of RATED_CALLS) t.ok(CALLABLE.has(c), `${c} is a call clients can make (a renamed method would otherwise go unrated)`)
 })
 
 t.test('send-limiter - gateway options from the environment', async (t) => {
