@@ -2,7 +2,6 @@
  * The users of bench:chat: registered, logged in (spread over the gateways' URLs) and put in groups; and idle
  * sockets for the memory measure (many sessions of a few accounts, resumed by token: no password hash per socket).
  */
-import { readFile } from 'node:fs/promises'
 import type { Population } from './chat-load.ts'
 import { ChatUser } from './chat-user.ts'
 
@@ -69,16 +68,6 @@ export async function idleSockets(url: string, sockets: number, accounts: number
       return u
     },
   )
-}
-
-/** Resident memory of a process, in KB (from /proc/<pid>/status); NaN when not readable. */
-export async function rssKb(pid: number): Promise<number> {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))
-    return m === null ? NaN : Number(m[1])
-  } catch {
-    return NaN
-  }
 }
 
 /** Closes every user's socket. */
