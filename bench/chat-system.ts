@@ -26,6 +26,8 @@ export interface ChatSystem {
   readonly urls: readonly string[]
   readonly pids: Readonly<Record<string, readonly number[]>>
   readonly natsPid: number | undefined
+  /** nats-server's monitoring port (/varz, /jsz, /connz on 127.0.0.1). */
+  readonly monitorPort: number
   readonly layout: string
 }
 
@@ -63,7 +65,7 @@ export async function startChatSystem({
     urls.push(`ws://127.0.0.1:${port}`)
   }
   const layout = [...counts.map(([m, k]) => `${k}×${m}`), `${gateways}×gateway`].join(', ')
-  return { urls, pids, natsPid: server.pid, layout }
+  return { urls, pids, natsPid: server.pid, monitorPort: server.monitorPort, layout }
 }
 
 /** A fresh directory for CPU profiles. */

@@ -30,7 +30,7 @@ export interface Gateway {
   readonly httpUrl: string
   /** Sockets open now. */
   readonly connections: number
-  /** Stops taking sockets, answers the calls in flight, unsubscribes, closes every socket (1001). Keeps `nc` open. */
+  /** Stops taking sockets, answers the calls in flight, unsubscribes, closes every socket (1001). Keeps `nc` and `feed` open. */
   close(): Promise<void>
 }
 
@@ -38,12 +38,16 @@ export interface Gateway {
  * Starts a WebSocket gateway in front of the chat modules: clients send JSON call frames
  * (docs/gateway-protocol.md), the gateway calls the modules over `nc` with typed clients and
  * pushes messages delivered to the users logged in on its sockets. Several gateways may share one NATS.
+ *
+ * `feed` is the connection its tail of the message stream reads on: role `gateway-feed`, which may not answer
+ * requests, so nats-server keeps no list of the stream's ack subjects for it (GATEWAY_FEED_PERMISSIONS says why
+ * that matters under load). Against a server without permissions it may be `nc` itself.
  */
-export async function startGateway(nc: NatsConnection, options?: GatewayOptions): Promise<Gateway> {
+export async function startGateway(nc: NatsConnection, feed: NatsConnection, options?: GatewayOptions): Promise<Gateway> {
   const opts = resolveGatewayOptions(options)
   const positions = new FeedPositions(opts.feedKey)
   const registry = new SessionRegistry(nc, positions, opts.logger, (s) => endSession(s, 'fell too far behind while catching up: resume again'))
-  const tail = new FeedTail(nc, (seq, entry) => registry.deliver(seq, entry), opts.logger)
+  const tail = new FeedTail(feed, (seq, entry) => registry.deliver(seq, entry), opts.logger)
   const clients = new Map<AnyContract, Client<AnyContract>>()
   const sessions = new Set<Session>()
   const limiter = new SendLimiter(opts.sendRate)

@@ -1,10 +1,13 @@
 /**
  * Runs one gateway: `tsx services/gateway/main.ts`. Port from GATEWAY_PORT (default 8080), limits from
- * GATEWAY_MAX_IN_FLIGHT and GATEWAY_SEND_RATE (services/gateway/options.ts), NATS as role `gateway`.
+ * GATEWAY_MAX_IN_FLIGHT and GATEWAY_SEND_RATE (services/gateway/options.ts). NATS as role `gateway` (NATS_USER,
+ * NATS_PASS) and, for its tail of the message stream, a second connection as role `gateway-feed` (NATS_FEED_USER,
+ * NATS_FEED_PASS).
  * Prints its ws:// address and "serving" when ready; SIGTERM/SIGINT close it gracefully.
  */
 import { stderrLogger } from 'switchboard'
-import { connectNats } from '../shared/connect.ts'
+import { connectNats, FEED_CREDENTIAL_VARS } from '../shared/connect.ts'
+import { GATEWAY_FEED_ROLE } from '../shared/permissions.ts'
 import { stopOnSignals } from '../shared/lifecycle.ts'
 import { startGateway } from './gateway.ts'
 import { gatewayOptionsFromEnv, type GatewayOptions } from './options.ts'
@@ -18,14 +21,18 @@ try {
 }
 
 const nc = await connectNats('gateway')
+const feed = await connectNats(GATEWAY_FEED_ROLE, process.env, FEED_CREDENTIAL_VARS)
 let gateway: Awaited<ReturnType<typeof startGateway>>
 try {
-  gateway = await startGateway(nc, { ...options, logger: stderrLogger('warn') })
+  gateway = await startGateway(nc, feed, { ...options, logger: stderrLogger('warn') })
 } catch (err) {
   process.stderr.write(`gateway: ${(err as Error).message}\n`)
-  await nc.close()
+  await Promise.all([nc.close(), feed.close()])
   process.exit(1)
 }
 process.stdout.write(`gateway serving ${gateway.url} via ${nc.getServer()}\n`)
 
-stopOnSignals('gateway', nc, () => gateway.close())
+stopOnSignals('gateway', nc, async () => {
+  await gateway.close()
+  await feed.drain().catch(() => undefined)
+})

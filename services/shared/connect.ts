@@ -12,28 +12,52 @@ export interface NatsSettings {
   readonly inboxPrefix: string
 }
 
-/** Resolves the connection settings of `role` from an environment record (NATS_URL, NATS_USER, NATS_PASS). Pure. */
-export function natsSettings(role: string, env: Readonly<Record<string, string | undefined>> = {}): NatsSettings {
+/** The environment variables a connection's user and password are read from. */
+export interface CredentialVars {
+  readonly user: string
+  readonly pass: string
+}
+
+/** A process's (first) connection: NATS_USER, NATS_PASS. */
+export const DEFAULT_CREDENTIAL_VARS = { user: 'NATS_USER', pass: 'NATS_PASS' } as const satisfies CredentialVars
+
+/** The gateway's second connection, its tail of the message stream (role `gateway-feed`): NATS_FEED_USER, NATS_FEED_PASS. */
+export const FEED_CREDENTIAL_VARS = { user: 'NATS_FEED_USER', pass: 'NATS_FEED_PASS' } as const satisfies CredentialVars
+
+/**
+ * Resolves the connection settings of `role` from an environment record: NATS_URL, and the user and password from
+ * `vars` (NATS_USER and NATS_PASS by default), else `role` and `<role>-dev-pw`. Pure.
+ */
+export function natsSettings(
+  role: string,
+  env: Readonly<Record<string, string | undefined>> = {},
+  vars: CredentialVars = DEFAULT_CREDENTIAL_VARS,
+): NatsSettings {
   const servers = (env.NATS_URL || DEFAULT_NATS_URL)
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s.length > 0)
-  const user = env.NATS_USER ?? role
+  const user = env[vars.user] ?? role
   return {
     servers,
     user,
     inboxPrefix: `_INBOX_${user}`,
-    pass: env.NATS_PASS ?? `${role}-dev-pw`,
+    pass: env[vars.pass] ?? `${role}-dev-pw`,
     name: `switchboard-${role}`,
   }
 }
 
 /**
  * Connects a chat process to NATS as `role`: servers from NATS_URL (comma-separated), user NATS_USER ?? role,
- * password NATS_PASS ?? `<role>-dev-pw`, inbox prefix `_INBOX_<user>`, reconnecting forever.
+ * password NATS_PASS ?? `<role>-dev-pw` (or the variables `vars` names), inbox prefix `_INBOX_<user>`, reconnecting
+ * forever.
  */
-export function connectNats(role: string, env: Readonly<Record<string, string | undefined>> = process.env): Promise<NatsConnection> {
-  const s = natsSettings(role, env)
+export function connectNats(
+  role: string,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  vars: CredentialVars = DEFAULT_CREDENTIAL_VARS,
+): Promise<NatsConnection> {
+  const s = natsSettings(role, env, vars)
   return connect({
     servers: s.servers,
     user: s.user,

@@ -28,17 +28,30 @@ export function modulePermissions(m: ChatModule): RolePermissions {
   }
 }
 
+/** The role of the gateway's second connection, the one its tail of the message stream reads on. */
+export const GATEWAY_FEED_ROLE = 'gateway-feed'
+
 /**
- * The gateway calls `rpc.>`; reads the message stream (and only it) through its own consumers; answers presence,
- * broadcast and online requests; gets the ephemeral events of its users (`chat.user.*`); announces presence changes
- * (`evt.gateway.>`) and reads `evt.>`.
+ * The gateway calls `rpc.>`; answers presence, broadcast and online requests; gets the ephemeral events of its users
+ * (`chat.user.*`); announces presence changes (`evt.gateway.>`) and reads `evt.>`. It touches no JetStream: its tail
+ * of the message stream reads on a connection of its own (GATEWAY_FEED_PERMISSIONS).
  */
 export const GATEWAY_PERMISSIONS: RolePermissions = {
+  publish: { allow: ['rpc.>', '$SRV.>', 'evt.gateway.>'] },
+  subscribe: { allow: ['chat.presence.*', 'chat.user.*', 'chat.broadcast', 'chat.online', '_INBOX_gateway.>', 'evt.>'] },
+  allowResponses: true,
+}
+
+/**
+ * The gateway's tail of the message stream: its own consumers of SB_MESSAGES and nothing else. No `allow_responses`,
+ * on purpose: nats-server remembers every reply subject it delivers to a connection that may answer requests (up to
+ * 2 min), and scans that whole list on each delivery once it holds over 4,096. The stream's entries arrive with ack
+ * subjects the ordered consumer never answers, so on the answering connection the list grows by the message rate
+ * and the server's CPU goes to the scan (docs/benchmarks.md, the soak).
+ */
+export const GATEWAY_FEED_PERMISSIONS: RolePermissions = {
   publish: {
     allow: [
-      'rpc.>',
-      '$SRV.>',
-      'evt.gateway.>',
       '$JS.API.INFO',
       '$JS.API.STREAM.INFO.SB_MESSAGES',
       '$JS.API.CONSUMER.CREATE.SB_MESSAGES',
@@ -48,8 +61,8 @@ export const GATEWAY_PERMISSIONS: RolePermissions = {
       '$JS.API.CONSUMER.MSG.NEXT.SB_MESSAGES.>',
     ],
   },
-  subscribe: { allow: ['chat.presence.*', 'chat.user.*', 'chat.broadcast', 'chat.online', '_INBOX_gateway.>', 'evt.>'] },
-  allowResponses: true,
+  subscribe: { allow: [`_INBOX_${GATEWAY_FEED_ROLE}.>`] },
+  allowResponses: false,
 }
 
 /** CLI, demo, tests and benchmarks: call `rpc.>` and `$SRV.>` discovery, read only their own inbox. */
@@ -59,9 +72,14 @@ export const CLIENT_PERMISSIONS: RolePermissions = {
   allowResponses: false,
 }
 
-/** Every role's permissions, modules first (in registry order), then the gateway and the client. */
+/** Every role's permissions, modules first (in registry order), then the gateway's two and the client. */
 export function allPermissions(modules: readonly ChatModule[]): [role: string, permissions: RolePermissions][] {
-  return [...modules.map((m) => [m.name, modulePermissions(m)] as [string, RolePermissions]), ['gateway', GATEWAY_PERMISSIONS], ['client', CLIENT_PERMISSIONS]]
+  return [
+    ...modules.map((m) => [m.name, modulePermissions(m)] as [string, RolePermissions]),
+    ['gateway', GATEWAY_PERMISSIONS],
+    [GATEWAY_FEED_ROLE, GATEWAY_FEED_PERMISSIONS],
+    ['client', CLIENT_PERMISSIONS],
+  ]
 }
 
 const list = (subjects: readonly string[]) => `[${subjects.map((s) => `"${s}"`).join(', ')}]`

@@ -42,8 +42,8 @@ t.test('gateway - against real module workers', async (t) => {
   const gwNc = await connectFor(t, server.url)
   const gw2Nc = await connectFor(t, server.url)
   const nc = await connectFor(t, server.url)
-  const gw: Gateway = await startGateway(gwNc, { port: 0, maxFrameBytes: 4_096 })
-  const gw2: Gateway = await startGateway(gw2Nc, { port: 0 })
+  const gw: Gateway = await startGateway(gwNc, gwNc, { port: 0, maxFrameBytes: 4_096 })
+  const gw2: Gateway = await startGateway(gw2Nc, gw2Nc, { port: 0 })
   t.teardown(() => Promise.all([gw.close(), gw2.close()]))
 
   const open = async (g: Gateway = gw) => {
@@ -279,7 +279,7 @@ t.test('gateway - against real module workers', async (t) => {
   })
 
   t.test('gateway - close() ends sockets with 1001 and stops answering for its users', async (t) => {
-    const g = await startGateway(gw2Nc, { port: 0 })
+    const g = await startGateway(gw2Nc, gw2Nc, { port: 0 })
     const c = await GatewayConnection.open(g.url)
     const hal = { username: `hal_${suffix()}`, password: 'hal-password' }
     const { userId } = await c.call<{ userId: string }>('user.register', hal)

@@ -31,7 +31,7 @@ t.test('overload - against real module workers', async (t) => {
   let worker = await startMessageWorker(msgNc, { logger: silentLogger })
   t.teardown(() => worker.stop())
   const gwNc = await connectFor(t, server.url)
-  const gw = await startGateway(gwNc, { port: 0, sendRate: { rate: 20, burst: 20 } })
+  const gw = await startGateway(gwNc, gwNc, { port: 0, sendRate: { rate: 20, burst: 20 } })
   t.teardown(() => gw.close())
 
   const user = async (name: string) => {

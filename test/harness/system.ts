@@ -93,7 +93,15 @@ export async function logIn(nc: NatsConnection, username: string, password = `${
 export async function startGatewayProcess(t: Test, natsUrl: string, env: Record<string, string | undefined> = {}, name = 'gateway') {
   // delivery tests send hundreds of messages from one user at once, far past a person's rate: the limit is
   // lifted unless a test sets it (test/gateway/overload.test.ts tests the limit itself)
-  const base = { NATS_URL: natsUrl, NATS_USER: undefined, NATS_PASS: undefined, GATEWAY_PORT: '0', GATEWAY_SEND_RATE: '100000/100000' }
+  const base = {
+    NATS_URL: natsUrl,
+    NATS_USER: undefined,
+    NATS_PASS: undefined,
+    NATS_FEED_USER: undefined,
+    NATS_FEED_PASS: undefined,
+    GATEWAY_PORT: '0',
+    GATEWAY_SEND_RATE: '100000/100000',
+  }
   const proc = spawnProcess(t, ['services/gateway/main.ts'], { ...base, ...env }, name)
   const line = await proc.waitFor(/gateway serving ws:\/\//, 60_000)
   return { proc, url: /ws:\/\/\S+/.exec(line)![0] }

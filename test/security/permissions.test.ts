@@ -97,18 +97,43 @@ t.test('nats.conf - roles and permissions', async (t) => {
     t.match(c, /Publish to "\$JS\.API\.STREAM\.LIST"/)
   })
 
-  t.test('nats.conf - the gateway reads the message stream only: no other JetStream, no message publish', async (t) => {
+  t.test('nats.conf - the gateway touches no JetStream, publishes no message and no chat event', async (t) => {
     const before = gatewayErrors.length
     gatewayNc.publish('$JS.API.CONSUMER.CREATE.KV_sb_sessions', new Uint8Array())
-    gatewayNc.publish('$JS.API.STREAM.INFO.KV_sb_accounts', new Uint8Array())
+    gatewayNc.publish('$JS.API.STREAM.INFO.SB_MESSAGES', new Uint8Array())
     gatewayNc.publish('msg.dm.a.b', new TextEncoder().encode('forged'))
     gatewayNc.publish('chat.user.u1', new TextEncoder().encode('spoof'))
     await gatewayNc.flush()
     await delay(200)
     const g = gatewayErrors.slice(before).join('\n')
     t.match(g, /Publish to "\$JS\.API\.CONSUMER\.CREATE\.KV_sb_sessions"/, 'no consumer on the sessions bucket')
-    t.match(g, /Publish to "\$JS\.API\.STREAM\.INFO\.KV_sb_accounts"/, 'nothing of the accounts bucket')
+    t.match(g, /Publish to "\$JS\.API\.STREAM\.INFO\.SB_MESSAGES"/, 'not even the message stream: its tail has a connection of its own')
     t.match(g, /Publish to "msg\.dm\.a\.b"/, 'no forged message into the stream')
     t.match(g, /Publish to "chat\.user\.u1"/, 'no forged typing or read events')
+  })
+
+  t.test('nats.conf - gateway-feed reads the message stream and nothing else, and answers no request', async (t) => {
+    const feedNc = await as('gateway-feed')
+    const feedErrors = violations(feedNc)
+    feedNc.publish('$JS.API.STREAM.INFO.SB_MESSAGES', new Uint8Array())
+    feedNc.publish('$JS.API.CONSUMER.CREATE.SB_MESSAGES', new Uint8Array())
+    feedNc.publish('$JS.API.CONSUMER.CREATE.KV_sb_sessions', new Uint8Array())
+    feedNc.publish('rpc.user.ping', new Uint8Array())
+    feedNc.publish('msg.dm.a.b', new TextEncoder().encode('forged'))
+    // a reply to somebody's request: allowed only to a role with allow_responses, and only to what it was sent
+    const request = clientNc.request('chat.presence.u1', undefined, { timeout: 300 }).catch(() => undefined)
+    feedNc.publish('_INBOX_client.forged', new Uint8Array())
+    feedNc.subscribe('chat.presence.*')
+    await feedNc.flush()
+    await request
+    await delay(200)
+    const f = feedErrors.join('\n')
+    t.notMatch(f, /"\$JS\.API\.STREAM\.INFO\.SB_MESSAGES"/, 'the stream info of SB_MESSAGES is allowed')
+    t.notMatch(f, /"\$JS\.API\.CONSUMER\.CREATE\.SB_MESSAGES"/, 'and a consumer on it')
+    t.match(f, /Publish to "\$JS\.API\.CONSUMER\.CREATE\.KV_sb_sessions"/, 'no other stream or bucket')
+    t.match(f, /Publish to "rpc\.user\.ping"/, 'no calls')
+    t.match(f, /Publish to "msg\.dm\.a\.b"/, 'no forged message into the stream')
+    t.match(f, /Publish to "_INBOX_client\.forged"/, "no reply into another role's inbox")
+    t.match(f, /Subscription to "chat\.presence\.\*"/, 'and it hears no requests to answer')
   })
 })

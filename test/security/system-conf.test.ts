@@ -16,7 +16,7 @@ import { announcePresence } from '../../services/shared/presence.ts'
 import { confSecurity, connectAs } from '../fixtures/nats-conf.ts'
 import { delay, monitor, serverFor, statusOf } from '../harness/index.ts'
 import { cli } from '../fixtures/micro/cli.ts'
-import { chatClients, logIn, signUp, startSystem } from '../harness/system.ts'
+import { chatClients, logIn, signUp, startGatewayProcess, startSystem } from '../harness/system.ts'
 import { MODULE_NAMES } from '../../services/registry.ts'
 
 const VIOLATION = /Permissions? Violation|Violation/i
@@ -35,14 +35,15 @@ function errorsOf(nc: NatsConnection): string[] {
 type Msg = { kind: string; from: string; text: string }
 
 /**
- * A gateway under its real credentials: tails the message stream (the JetStream reads the gateway role is allowed),
- * holds one session of each user in `online` (answers their presence), and records what it was given.
+ * A gateway under its real credentials: tails the message stream on `feed` (role gateway-feed, the JetStream reads
+ * the gateway is allowed), holds one session of each user in `online` (answers their presence on `nc`, role
+ * gateway), and records what it was given.
  */
-async function gatewayFor(nc: NatsConnection, online: () => Set<string>) {
+async function gatewayFor(nc: NatsConnection, feed: NatsConnection, online: () => Set<string>) {
   const got: { subject: string; msg: unknown }[] = []
   const sessions = (subject: string) => (online().has(subject.split('.')[2]!) ? 1 : 0)
   const tail = new FeedTail(
-    nc,
+    feed,
     (_seq, entry) => {
       for (const userId of recipientsOf(entry)) if (online().has(userId)) got.push({ subject: `feed.${userId}`, msg: entry })
     },
@@ -89,7 +90,10 @@ t.test('system conf - the chat system under the shipped permissions', async (t) 
   const gwNc = await connectAs(server.url, 'gateway', { maxReconnectAttempts: 0, reconnect: false })
   t.teardown(() => gwNc.close())
   const clientErrors = errorsOf(nc)
+  const feedNc = await connectAs(server.url, 'gateway-feed', { maxReconnectAttempts: 0, reconnect: false })
+  t.teardown(() => feedNc.close())
   const gatewayErrors = errorsOf(gwNc)
+  const feedErrors = errorsOf(feedNc)
 
   t.test('system conf - every module is connected as its own NATS user', async (t) => {
     const connz = (await monitor(server, '/connz?auth=true&limit=1024')) as { connections: { name?: string; authorized_user?: string }[] }
@@ -100,8 +104,34 @@ t.test('system conf - the chat system under the shipped permissions', async (t) 
     }
   })
 
+  t.test('system conf - a gateway process connects twice: as gateway, and as gateway-feed for its tail of the stream', async (t) => {
+    const { proc } = await startGatewayProcess(t, server.url)
+    type Conn = { cid: number; name?: string; authorized_user?: string; subscriptions_list?: string[] }
+    let conns: Conn[] = []
+    for (let i = 0; i < 50; i++) {
+      const connz = (await monitor(server, '/connz?auth=true&subs=1&limit=1024')) as { connections: Conn[] }
+      conns = connz.connections.filter((c) => c.name?.startsWith('switchboard-gateway') === true)
+      if (conns.some((c) => (c.subscriptions_list ?? []).some((s) => s.startsWith('_INBOX_gateway-feed.')))) break
+      await delay(100)
+    }
+    t.same(conns.map((c) => [c.name, c.authorized_user]).sort(), [
+      ['switchboard-gateway', 'gateway'],
+      ['switchboard-gateway-feed', 'gateway-feed'],
+    ])
+    const feed = conns.find((c) => c.authorized_user === 'gateway-feed')!
+    t.ok(
+      (feed.subscriptions_list ?? []).some((s) => s.startsWith('_INBOX_gateway-feed.')),
+      'the stream tail pulls on the feed connection, whose role may not answer requests',
+    )
+    t.notOk(
+      (conns.find((c) => c.authorized_user === 'gateway')?.subscriptions_list ?? []).some((s) => s.startsWith('_INBOX_gateway-feed')),
+      'and not on the connection that answers presence',
+    )
+    t.equal(await proc.stop(), 0, 'it stops cleanly, both connections drained')
+  })
+
   const online = new Set<string>()
-  const gateway = await gatewayFor(gwNc, () => online)
+  const gateway = await gatewayFor(gwNc, feedNc, () => online)
   t.teardown(gateway.close)
   const anon = chatClients(nc)
 
@@ -217,6 +247,7 @@ t.test('system conf - the chat system under the shipped permissions', async (t) 
     await delay(200)
     t.same(clientErrors, [], 'the client connection got no error')
     t.same(gatewayErrors, [], 'the gateway connection got no error')
+    t.same(feedErrors, [], 'nor its feed connection')
     t.notMatch(await serverLog(), VIOLATION, 'the server logged no violation')
     for (const w of workers) {
       t.notMatch(w.output(), VIOLATION, `${w.name} printed no violation`)

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { PERMISSIONS_FILE, permissionsConf } from '../../scripts/permissions.ts'
 import { MODULES } from '../../services/registry.ts'
-import { modulePermissions } from '../../services/shared/permissions.ts'
+import { allPermissions, GATEWAY_FEED_ROLE, modulePermissions } from '../../services/shared/permissions.ts'
 
 t.test('permissions - config/permissions.conf is what the module registry derives (npm run permissions)', async (t) => {
   t.equal(readFileSync(PERMISSIONS_FILE, 'utf8'), permissionsConf(), 'regenerate it with npm run permissions')
@@ -36,5 +36,23 @@ t.test('permissions - a module serves only its own subjects and reads only its o
       .map((m) => m.name),
     ['message'],
     'message alone publishes to its stream subjects',
+  )
+})
+
+t.test('permissions - the roles that read a stream through consumers may not answer requests', async (t) => {
+  // nats-server keeps every reply subject it delivers to a connection that may answer (up to 2 min) and scans
+  // the list on each delivery past 4,096: a consumer's ack subjects, never answered, would fill it at the stream's rate
+  const roles = new Map(allPermissions(Object.values(MODULES)))
+  const feed = roles.get(GATEWAY_FEED_ROLE)!
+  t.equal(feed.allowResponses, false, 'gateway-feed has no allow_responses')
+  t.ok(feed.publish.allow.includes('$JS.API.CONSUMER.CREATE.SB_MESSAGES'), 'gateway-feed creates its consumers on the message stream')
+  t.same(
+    [...roles].filter(([, p]) => p.publish.allow.some((s) => s.startsWith('$JS.API.CONSUMER.MSG.NEXT'))).map(([r]) => r),
+    [GATEWAY_FEED_ROLE],
+    'of the roles without the whole JetStream API, only gateway-feed pulls from a consumer',
+  )
+  t.notOk(
+    roles.get('gateway')!.publish.allow.some((s) => s.startsWith('$JS')),
+    'the gateway role, which answers presence requests, touches no JetStream',
   )
 })

@@ -58,7 +58,7 @@ t.test('ops monitor - counts, rates, errors and instances from $SRV.STATS', asyn
 t.test('ops monitor - the gateway serves the pages, the dashboard data and lists itself', async (t) => {
   const server = await serverFor(t, { jetstream: false })
   const nc = await connectFor(t, server.url)
-  const gw = await startGateway(nc, { port: 0, ops: { intervalMs: 1_000, wait: 300 } })
+  const gw = await startGateway(nc, nc, { port: 0, ops: { intervalMs: 1_000, wait: 300 } })
   t.teardown(() => gw.close())
   t.equal(gw.httpUrl, `http://127.0.0.1:${gw.port}/`)
 

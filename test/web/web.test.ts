@@ -62,12 +62,13 @@ t.test('web - chat page and operations dashboard in headless Chromium against a 
   const server = await serverFor(t, { extra: confSecurity() })
   const system = await startSystem(t, { natsUrl: server.url, env: { SWITCHBOARD_ADMIN_PASSWORD: ADMIN_PASSWORD } })
   const gwNc = await connectAs(server.url, 'gateway')
+  const feedNc = await connectAs(server.url, 'gateway-feed')
   const started: Gateway[] = []
   t.teardown(async () => {
     await Promise.all(started.map((g) => g.close()))
-    await gwNc.close()
+    await Promise.all([gwNc.close(), feedNc.close()])
   })
-  const gw = await startGateway(gwNc, { port: 0, ops: { intervalMs: 1_000, windowMs: 5_000 } })
+  const gw = await startGateway(gwNc, feedNc, { port: 0, ops: { intervalMs: 1_000, windowMs: 5_000 } })
   started.push(gw)
 
   const ops = await (await browser.newContext({ viewport: { width: 1360, height: 1000 } })).newPage()
