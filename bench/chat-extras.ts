@@ -2,12 +2,13 @@
  * The other measures of bench:chat: gateway memory per socket (beside the yardstick's), a soak at a fixed rate with
  * the RSS of every process, and CPU profiles of every process at one rate.
  */
-import { readdirSync, statSync } from 'node:fs'
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { freePort } from '../test/harness/nats-server.ts'
 import { runStep, stepLine } from './chat-load.ts'
 import { closeAll, idleSockets, populate } from './chat-population.ts'
-import { rssKb } from './proc-cpu.ts'
+import { processCpuUs, rssKb } from './proc-cpu.ts'
+import { summarizePprof } from './pprof-summary.ts'
 import { profileDirectory, startChatSystem } from './chat-system.ts'
 import { cleanupAll, spawnService } from './child.ts'
 import { summarizeProfile } from './cpuprofile-summary.ts'
@@ -68,7 +69,10 @@ export async function measureMemory(quick: boolean): Promise<void> {
   console.log(`saved ${file}`)
 }
 
-/** `minutes` at `rate` msg/s (0: half the best clean rate of the newest bench:chat result), in steps; RSS after each. */
+/**
+ * `minutes` at `rate` msg/s (0: half the best clean rate of the newest bench:chat result), in steps; after each, the
+ * RSS of every process and its CPU share over the step (% of one core).
+ */
 export async function soak(users: number, minutes: number, rate: number): Promise<void> {
   let r = rate
   if (r <= 0) {
@@ -79,18 +83,27 @@ export async function soak(users: number, minutes: number, rate: number): Promis
   const pop = await populate(system.urls, users)
   const pids = Object.entries(system.pids).flatMap(([role, ps]) => ps.map((pid, i) => ({ name: `${role}#${i + 1}`, pid })))
   pids.push({ name: 'nats-server', pid: system.natsPid! })
-  const samples: { minute: number; rssMb: Record<string, number>; step: string; clean: boolean }[] = []
+  const samples: { minute: number; rssMb: Record<string, number>; cpu: Record<string, number>; step: string; clean: boolean }[] = []
   const steps = Math.max(1, Math.round((minutes * 60) / DEFAULT_EXTRAS.soakStepSeconds))
   say(`soak: ${minutes} min at ${r} msg/s, ${steps} steps of ${DEFAULT_EXTRAS.soakStepSeconds} s`)
   for (let k = 0; k < steps; k++) {
+    const cpuBefore = pids.map((p) => processCpuUs(p.pid))
+    const t = performance.now()
     const s = await runStep(pop, r, DEFAULT_EXTRAS.soakStepSeconds, 1_000)
+    const us = (performance.now() - t) * 1000
     const rss: Record<string, number> = {}
-    for (const p of pids) rss[p.name] = mb(await rssKb(p.pid))
-    samples.push({ minute: Math.round(((k + 1) * DEFAULT_EXTRAS.soakStepSeconds) / 6) / 10, rssMb: rss, step: stepLine(s), clean: s.clean })
+    const cpu: Record<string, number> = {}
+    for (const [i, p] of pids.entries()) {
+      rss[p.name] = mb(await rssKb(p.pid))
+      cpu[p.name] = Math.round((100 * (processCpuUs(p.pid) - cpuBefore[i]!)) / us)
+    }
+    samples.push({ minute: Math.round(((k + 1) * DEFAULT_EXTRAS.soakStepSeconds) / 6) / 10, rssMb: rss, cpu, step: stepLine(s), clean: s.clean })
     say(
       `${samples.at(-1)!.minute} min: ${stepLine(s)}; RSS ${Object.entries(rss)
         .map(([n, v]) => `${n} ${v}`)
-        .join(', ')} MB`,
+        .join(', ')} MB; CPU % ${Object.entries(cpu)
+        .map(([n, v]) => `${n} ${v}`)
+        .join(', ')}`,
     )
   }
   await closeAll(pop.users)
@@ -100,14 +113,23 @@ export async function soak(users: number, minutes: number, rate: number): Promis
   console.log(`saved ${file}`)
 }
 
-/** Runs the system with `--cpu-prof` for one step at `rate`, stops it, and prints each process's hottest functions. */
+/**
+ * Runs the system with `--cpu-prof` for one step at `rate`, and nats-server with its Go profiler over the same
+ * seconds; stops it, and prints each process's hottest functions, nats-server's too.
+ */
 export async function profileRun(users: number, rate: number, seconds: number): Promise<void> {
   const dir = profileDirectory()
-  const system = await startChatSystem({ profileDir: dir })
+  const system = await startChatSystem({ profileDir: dir, natsProfile: true })
   const pop = await populate(system.urls, users)
   await runStep(pop, Math.round(rate / 2), 2) // warm
+  const natsProfile = fetch(`http://127.0.0.1:${system.profPort}/debug/pprof/profile?seconds=${seconds}`).then(
+    async (r) => new Uint8Array(await r.arrayBuffer()),
+  )
   const s = await runStep(pop, rate, seconds)
   say(stepLine(s))
+  const natsFile = join(dir, 'nats-server.pb.gz')
+  writeFileSync(natsFile, await natsProfile)
+  console.log(`\n== nats-server (${natsFile})\n${summarizePprof(readFileSync(natsFile), 20)}`)
   await closeAll(pop.users)
   await cleanupAll() // SIGTERM: every process writes its profile as it exits
   const roleOf = new Map(Object.entries(system.pids).flatMap(([role, ps]) => ps.map((pid, i) => [pid, `${role}#${i + 1}`] as const)))

@@ -17,6 +17,8 @@ export interface SystemLayout {
   readonly gateways?: number
   /** Write a V8 CPU profile of every process here (node --cpu-prof), written when the process stops. */
   readonly profileDir?: string
+  /** Serve nats-server's Go profiler (`prof_port`) on a free loopback port: ChatSystem.profPort. */
+  readonly natsProfile?: boolean
   /** Extra environment of every process (chat options: CHAT_*, GATEWAY_*). */
   readonly env?: NodeJS.ProcessEnv
 }
@@ -28,6 +30,8 @@ export interface ChatSystem {
   readonly natsPid: number | undefined
   /** nats-server's monitoring port (/varz, /jsz, /connz on 127.0.0.1). */
   readonly monitorPort: number
+  /** nats-server's profiler port (/debug/pprof/profile?seconds=N) when the layout asked for it. */
+  readonly profPort: number | undefined
   readonly layout: string
 }
 
@@ -38,9 +42,11 @@ export async function startChatSystem({
   copies = {},
   gateways = DEFAULT_LAYOUT.gateways,
   profileDir,
+  natsProfile = false,
   env: extra = {},
 }: SystemLayout = {}): Promise<ChatSystem> {
-  const server = await startServer({ extra: confSecurity() })
+  const profPort = natsProfile ? await freePort() : undefined
+  const server = await startServer({ extra: confSecurity() + (profPort === undefined ? '' : `\nprof_port: ${profPort}\n`) })
   onCleanup(() => server.stop())
   const env = { ...process.env, NATS_URL: server.url, LOG_LEVEL: 'error', SWITCHBOARD_ADMIN_PASSWORD: 'bench-admin-pw', ...extra }
   // one file per thread (CPU.<date>.<pid>.<tid>.cpuprofile): tsx's loader runs in a thread of its own
@@ -65,7 +71,7 @@ export async function startChatSystem({
     urls.push(`ws://127.0.0.1:${port}`)
   }
   const layout = [...counts.map(([m, k]) => `${k}×${m}`), `${gateways}×gateway`].join(', ')
-  return { urls, pids, natsPid: server.pid, monitorPort: server.monitorPort, layout }
+  return { urls, pids, natsPid: server.pid, monitorPort: server.monitorPort, profPort, layout }
 }
 
 /** A fresh directory for CPU profiles. */

@@ -12,6 +12,7 @@ import { Access, CALLABLE, GatewayCall } from './methods.ts'
 import { resolveGatewayOptions, type GatewayOptions, type ResolvedGatewayOptions } from './options.ts'
 import { errorReply, GatewayEvent, parseFrame, PROTOCOL_VERSION, rpcErrorReply, type CallFrame } from './protocol.ts'
 import { RATED_CALLS, SendLimiter } from './send-limiter.ts'
+import { AdaptiveLimit } from './adaptive-limit.ts'
 import { Session } from './session.ts'
 import { ChatSubject } from '../shared/presence.ts'
 import { readMessage, reply, SessionRegistry } from './session-registry.ts'
@@ -51,6 +52,7 @@ export async function startGateway(nc: NatsConnection, feed: NatsConnection, opt
   const clients = new Map<AnyContract, Client<AnyContract>>()
   const sessions = new Set<Session>()
   const limiter = new SendLimiter(opts.sendRate)
+  const sendLimit = new AdaptiveLimit(opts.sendLimit)
   let inFlight = 0
   let idle: (() => void) | undefined
   let closing: Promise<void> | undefined
@@ -74,15 +76,30 @@ export async function startGateway(nc: NatsConnection, feed: NatsConnection, opt
     if (target === undefined) throw new RpcError('UNIMPLEMENTED', `unknown call '${frame.call}'`)
     const token = session.token
     if (target.access === Access.auth && token === undefined) throw new RpcError('UNAUTHENTICATED', `${frame.call} needs a session: log in first`)
-    if (session.userId !== undefined && RATED_CALLS.has(frame.call)) limiter.take(session.userId, frame.call)
+    const rated = RATED_CALLS.has(frame.call)
+    if (rated && session.userId !== undefined) limiter.take(session.userId, frame.call)
+    if (rated && !sendLimit.tryAcquire()) {
+      throw new RpcError(
+        'RESOURCE_EXHAUSTED',
+        `${frame.call}: the gateway has ${sendLimit.limit} such calls in flight, what the modules answer in time now: retry shortly`,
+        {
+          data: { retryAfterMs: opts.sendLimit.windowMs },
+        },
+      )
+    }
     const headers = target.access === Access.auth ? { Authorization: `Bearer ${token}` } : undefined
     const { input, after } = frame.call === 'user.login' ? withoutAfter(frame.input) : { input: frame.input, after: undefined }
+    const t0 = performance.now()
+    let congested = false
     try {
       const result = await clientOf(target.contract).$call(target.method, input, { headers })
       return await afterCall(session, frame.call, token, result, after)
     } catch (err) {
+      congested = err instanceof RpcError && CONGESTION.has(err.code)
       if (err instanceof RpcError && err.code === 'UNAUTHENTICATED' && token !== undefined && session.token === token) endSession(session, err.message)
       throw err
+    } finally {
+      if (rated) sendLimit.release(performance.now() - t0, congested)
     }
   }
 
@@ -277,6 +294,9 @@ export async function startGateway(nc: NatsConnection, feed: NatsConnection, opt
     close: () => (closing ??= stop()),
   }
 }
+
+/** Answers of a module that tell the adaptive limit the modules are overloaded. */
+const CONGESTION: ReadonlySet<string> = new Set(['RESOURCE_EXHAUSTED', 'DEADLINE_EXCEEDED', 'UNAVAILABLE'])
 
 /** Entries of one page of catching up. */
 const CATCH_UP_PAGE = 200

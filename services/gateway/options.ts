@@ -1,6 +1,7 @@
 import { stderrLogger, type Logger } from 'switchboard'
 import { DEV_FEED_KEY } from '../shared/position.ts'
 import type { SendRate } from './send-limiter.ts'
+import { DEFAULT_ADAPTIVE_LIMIT, resolveAdaptiveLimit, type AdaptiveLimitOptions } from './adaptive-limit.ts'
 import { DEFAULT_OPS_OPTIONS, resolveOpsOptions, type OpsOptions } from '../ops/options.ts'
 
 /** Options of a gateway; unset fields take their value from DEFAULT_GATEWAY_OPTIONS. */
@@ -19,6 +20,11 @@ export interface GatewayOptions {
   readonly maxInFlight?: number
   /** Each user's rate of sends, edits, deletes and typing notices on this gateway; past it, RESOURCE_EXHAUSTED (429). */
   readonly sendRate?: SendRate
+  /**
+   * The adaptive limit on those calls in flight at once, all users together (services/gateway/adaptive-limit.ts):
+   * it follows their latency, and past it the gateway refuses at once with RESOURCE_EXHAUSTED (429).
+   */
+  readonly sendLimit?: AdaptiveLimitOptions
   /** Timeout of a module call made for a client, in ms. */
   readonly callTimeout?: number
   /** How many recently pushed messageIds each session remembers, to never push one twice. */
@@ -46,6 +52,7 @@ export const DEFAULT_GATEWAY_OPTIONS: ResolvedGatewayOptions = {
   maxInFlightPerSocket: 32,
   maxInFlight: 4_096,
   sendRate: { rate: 50, burst: 100 },
+  sendLimit: DEFAULT_ADAPTIVE_LIMIT,
   callTimeout: 5_000,
   seenPerSession: 1_024,
   maxBufferedBytes: 4 * 1024 * 1024,
@@ -77,6 +84,7 @@ export function resolveGatewayOptions(options: GatewayOptions = {}): ResolvedGat
   }
   if (o.hardFrameBytes < o.maxFrameBytes) throw new TypeError('hardFrameBytes must be at least maxFrameBytes')
   if (!(o.sendRate.rate > 0 && o.sendRate.burst >= 1)) throw new TypeError(`sendRate needs rate > 0 and burst >= 1, got ${JSON.stringify(o.sendRate)}`)
+  o.sendLimit = resolveAdaptiveLimit(o.sendLimit)
   o.ops = resolveOpsOptions(o.ops)
   if (!(o.stopTimeout >= 0)) throw new TypeError(`stopTimeout must be >= 0, got ${o.stopTimeout}`)
   return o

@@ -34,8 +34,8 @@ t.test('overload - against real module workers', async (t) => {
   const gw = await startGateway(gwNc, gwNc, { port: 0, sendRate: { rate: 20, burst: 20 } })
   t.teardown(() => gw.close())
 
-  const user = async (name: string) => {
-    const conn = await GatewayConnection.open(gw.url, { timeout: 8_000 })
+  const user = async (name: string, url = gw.url) => {
+    const conn = await GatewayConnection.open(url, { timeout: 8_000 })
     t.teardown(() => conn.close())
     const username = `${name}_${suffix()}`
     await conn.call('user.register', { username, password: PASSWORD })
@@ -89,6 +89,36 @@ t.test('overload - against real module workers', async (t) => {
       [...Array(8).keys()].every((k) => texts.has(`other ${k}`)),
       "each of the other user's messages reached bob",
     )
+  })
+
+  t.test('overload - past its limit on sends in flight the gateway refuses at once, before asking the module', async (t) => {
+    // a gateway whose adaptive limit is pinned at 4 (min = max): what it does once the latency has cut the limit
+    const small = await startGateway(gwNc, gwNc, { port: 0, sendLimit: { initial: 4, min: 4, max: 4 } })
+    t.teardown(() => small.close())
+    const x = await user('pinned', small.url)
+    texts.clear()
+    const results = await settle(Array.from({ length: 15 }, (_, k) => () => x.conn.call('message.send', { to: bob.username, text: `pinned ${k}` })))
+    const refused = results.filter((r) => !r.ok)
+    const accepted = results.filter((r) => r.ok)
+    t.ok(accepted.length >= 4, `the first 4 are let through (${accepted.length} accepted)`)
+    t.ok(refused.length > 0, `the rest, sent while 4 are in flight, are refused (${refused.length})`)
+    t.ok(
+      refused.every(
+        (r) => !r.ok && r.err.code === 'RESOURCE_EXHAUSTED' && r.err.status === 429 && /the gateway has 4 such calls in flight/.test(r.err.message),
+      ),
+      'each refusal is a 429 from the gateway itself, naming its limit',
+    )
+    t.ok(
+      refused.every((r) => !r.ok && typeof (r.err.data as { retryAfterMs?: unknown })?.retryAfterMs === 'number'),
+      'with a time to retry after',
+    )
+    const want = results.flatMap((r, k) => (r.ok ? [`pinned ${k}`] : []))
+    for (let i = 0; i < 100 && !want.every((w) => texts.has(w)); i++) await new Promise((r) => setTimeout(r, 50))
+    t.ok(
+      want.every((w) => texts.has(w)),
+      'every accepted send is delivered',
+    )
+    t.equal(results.filter((r, k) => !r.ok && texts.has(`pinned ${k}`)).length, 0, 'and no refused one')
   })
 
   t.test('overload - a saturated message worker answers RESOURCE_EXHAUSTED at once, and what it accepts is stored', async (t) => {
