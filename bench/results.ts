@@ -31,7 +31,9 @@ export async function saveResult(name: string, quick: boolean, data: Record<stri
 
 /** The newest saved full (not quick) result of a bench, if any. */
 export async function latestResult(name: string): Promise<Record<string, unknown> | undefined> {
-  const files = (await readdir(DIR).catch(() => [] as string[])).filter((f) => f.startsWith(`${name}-`) && f.endsWith('.json') && !f.includes('quick')).sort()
+  // `<name>-<date>…`: chat-2026-12-03.json is a result of `chat`, chat-soak-2026-12-03.json is not
+  const ofName = new RegExp(`^${name}-\\d{4}-\\d{2}-\\d{2}`)
+  const files = (await readdir(DIR).catch(() => [] as string[])).filter((f) => ofName.test(f) && f.endsWith('.json') && !f.includes('quick')).sort()
   const last = files.at(-1)
   return last === undefined ? undefined : JSON.parse(await readFile(new URL(last, DIR), 'utf8'))
 }

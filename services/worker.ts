@@ -1,9 +1,11 @@
 /**
  * Runs one chat module's worker: `npm run worker -- <user|friend|group|message|admin>`.
- * Connects as the module's role, prints one "serving" line, and on SIGTERM/SIGINT stops gracefully and exits 0.
+ * Connects as the module's role (and as `<module>-reads` for a module that reads a stream: NATS_READS_USER,
+ * NATS_READS_PASS), prints one "serving" line, and on SIGTERM/SIGINT stops gracefully and exits 0.
  */
 import { pinoLogger } from 'switchboard'
-import { connectNats } from './shared/connect.ts'
+import { connectNats, READS_CREDENTIAL_VARS } from './shared/connect.ts'
+import { readsRole } from './shared/permissions.ts'
 import { stopOnSignals } from './shared/lifecycle.ts'
 import { MODULE_NAMES, MODULES, isModuleName } from './registry.ts'
 import { chatOptionsFromEnv } from './shared/options.ts'
@@ -14,12 +16,22 @@ if (!isModuleName(name)) {
   process.exit(2)
 }
 
+const m = MODULES[name]
 const nc = await connectNats(name)
-const worker = await MODULES[name].start(nc, {
-  ...chatOptionsFromEnv(process.env),
-  logger: pinoLogger({ level: process.env.LOG_LEVEL ?? 'error', base: { module: name } }),
-})
+// a module that reads a stream through consumers does it on a second connection, which may not answer requests
+const reads = m.nats.reads === undefined ? undefined : await connectNats(readsRole(m), process.env, READS_CREDENTIAL_VARS)
+const worker = await m.start(
+  nc,
+  {
+    ...chatOptionsFromEnv(process.env),
+    logger: pinoLogger({ level: process.env.LOG_LEVEL ?? 'error', base: { module: name } }),
+  },
+  reads,
+)
 const methods = Object.keys(worker.contract.methods).join(', ')
 process.stdout.write(`${name} worker ${worker.id} serving rpc.${name}.* (${methods}) via ${nc.getServer()}\n`)
 
-stopOnSignals(`${name} worker ${worker.id}`, nc, () => worker.stop())
+stopOnSignals(`${name} worker ${worker.id}`, nc, async () => {
+  await worker.stop()
+  await reads?.drain().catch(() => undefined)
+})

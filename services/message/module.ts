@@ -1,10 +1,13 @@
 import { Access, defineModule } from '../shared/module.ts'
 import { MessageService } from './contract.ts'
 
-/** Direct, group and offline messages. Two copies in `npm start`; it alone publishes to its stream's subjects. */
+/**
+ * Direct, group and offline messages. Two copies in `npm start`; it alone publishes to its stream's subjects, and
+ * reads the stream (feeds, history, unread counts) on a second connection as `message-reads`.
+ */
 export const messageModule = defineModule({
   contract: MessageService,
-  start: async (nc, options) => (await import('./worker.ts')).startMessageWorker(nc, options),
+  start: async (nc, options, reads) => (await import('./worker.ts')).startMessageWorker(nc, options, reads),
   copies: 2,
   gateway: {
     send: Access.auth,
@@ -20,5 +23,5 @@ export const messageModule = defineModule({
     delete: Access.auth,
     stats: Access.internal,
   },
-  nats: { publish: ['msg.>'] },
+  nats: { publish: ['msg.>'], reads: { stream: 'SB_MESSAGES' } },
 })

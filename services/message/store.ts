@@ -1,5 +1,5 @@
 import type { NatsConnection } from '@nats-io/nats-core'
-import { AckPolicy, DeliverPolicy, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream'
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream'
 import { decodeBody, encodeBody } from 'switchboard'
 import { openStream } from '../shared/state.ts'
 import { untilStoreReady } from '../shared/store-errors.ts'
@@ -49,15 +49,18 @@ export const DEFAULT_STREAM = { maxAgeMs: 30 * 24 * 3600_000, duplicateWindowMs:
 /**
  * The message stream: every entry once, on its conversation's subject, deduplicated by its id (`msgID`). A user's
  * feed is read from it through one filtered consumer per feed subject, merged by sequence, so the feed costs no write
- * of its own (docs/delivery.md).
+ * of its own (docs/delivery.md). Writes go through `js`/`jsm`; reads through `readJs`/`readJsm`, on the connection
+ * given as `reads` (one that may not answer requests).
  */
 export class MessageStore {
   private constructor(
     readonly js: JetStreamClient,
     readonly jsm: JetStreamManager,
+    readonly readJs: JetStreamClient,
+    readonly readJsm: JetStreamManager,
   ) {}
 
-  static async open(nc: NatsConnection, replicas: number, maxAgeMs: number = DEFAULT_STREAM.maxAgeMs): Promise<MessageStore> {
+  static async open(nc: NatsConnection, replicas: number, maxAgeMs: number = DEFAULT_STREAM.maxAgeMs, reads: NatsConnection = nc): Promise<MessageStore> {
     const config = {
       name: MESSAGES_STREAM,
       subjects: ['msg.>'],
@@ -65,7 +68,9 @@ export class MessageStore {
       max_age: maxAgeMs * 1e6,
     }
     const js = await openStream(nc, config, replicas)
-    return new MessageStore(js, await untilStoreReady(() => jetstreamManager(nc)))
+    const jsm = await untilStoreReady(() => jetstreamManager(nc))
+    if (reads === nc) return new MessageStore(js, jsm, js, jsm)
+    return new MessageStore(js, jsm, jetstream(reads), await untilStoreReady(() => jetstreamManager(reads)))
   }
 
   /** Stores `entry` durably (publish ack), once per `id`; on a repeat returns what was stored the first time. */
@@ -78,7 +83,7 @@ export class MessageStore {
 
   /** The first and last sequence the stream holds now. */
   async bounds(): Promise<{ first: number; last: number }> {
-    const { state } = await this.jsm.streams.info(MESSAGES_STREAM)
+    const { state } = await this.readJsm.streams.info(MESSAGES_STREAM)
     return { first: state.first_seq, last: state.last_seq }
   }
 
@@ -126,7 +131,7 @@ export class MessageStore {
 
   /** Up to `max` entries of `filter` after `after`, through a short-lived consumer; truncated when more remain. */
   async #read(filter: string, after: number, max: number): Promise<{ items: Sequenced[]; truncated: boolean }> {
-    const info = await this.jsm.consumers.add(MESSAGES_STREAM, {
+    const info = await this.readJsm.consumers.add(MESSAGES_STREAM, {
       filter_subject: filter,
       deliver_policy: DeliverPolicy.StartSequence,
       opt_start_seq: after + 1,
@@ -138,14 +143,14 @@ export class MessageStore {
     try {
       const want = Math.min(info.num_pending, max)
       if (want > 0) {
-        const consumer = await this.js.consumers.get(MESSAGES_STREAM, info.name)
+        const consumer = await this.readJs.consumers.get(MESSAGES_STREAM, info.name)
         for await (const m of await consumer.fetch({ max_messages: want, expires: 5_000 })) {
           items.push({ seq: m.seq, entry: decodeBody(m.data) as StoredEntry })
           if (items.length >= want) break
         }
       }
     } finally {
-      this.jsm.consumers.delete(MESSAGES_STREAM, info.name).catch(() => undefined)
+      this.readJsm.consumers.delete(MESSAGES_STREAM, info.name).catch(() => undefined)
     }
     // fewer read than pending (more than `max`, or the fetch ended early): what lies after the last one read is unknown
     return { items, truncated: items.length < info.num_pending }
@@ -153,7 +158,7 @@ export class MessageStore {
 
   /** Entries on one subject after `after`: how many, and up to `max` of them (for unread counts). */
   async pending(subject: string, after: number, max: number): Promise<{ count: number; items: Sequenced[] }> {
-    const last = await this.jsm.streams.getMessage(MESSAGES_STREAM, { last_by_subj: subject })
+    const last = await this.readJsm.streams.getMessage(MESSAGES_STREAM, { last_by_subj: subject })
     if (last === null || last.seq <= after) return { count: 0, items: [] }
     const r = await this.#read(subject, after, max)
     return { count: r.truncated ? max : r.items.length, items: r.items }
@@ -166,9 +171,9 @@ export class MessageStore {
    * oldest `sentAt` of a page, passed as the next `before`, pages back without a gap or a repeat.
    */
   async history(subject: string, limit: number, before = Number.POSITIVE_INFINITY): Promise<Sequenced[]> {
-    const last = await this.jsm.streams.getMessage(MESSAGES_STREAM, { last_by_subj: subject })
+    const last = await this.readJsm.streams.getMessage(MESSAGES_STREAM, { last_by_subj: subject })
     if (last === null) return []
-    const consumer = await this.js.consumers.get(MESSAGES_STREAM, { filter_subjects: subject })
+    const consumer = await this.readJs.consumers.get(MESSAGES_STREAM, { filter_subjects: subject })
     const iter = await consumer.consume({ max_messages: 256 })
     const window = new NewestWindow(limit)
     try {
@@ -185,7 +190,7 @@ export class MessageStore {
 
   /** Entries stored in all. */
   async count(): Promise<number> {
-    return (await this.jsm.streams.info(MESSAGES_STREAM)).state.messages
+    return (await this.readJsm.streams.info(MESSAGES_STREAM)).state.messages
   }
 }
 

@@ -34,10 +34,17 @@ export function subjectOf(e: StoredEntry): string {
  * a direct message, the members of a group then). Gateways tail the stream and push each entry to its recipients'
  * sessions in order; a client that was away reads its feed after the last position it saw (`sync`). Read positions,
  * the offline cursor and edits live in KV buckets beside the stream (docs/delivery.md).
+ *
+ * The stream is read (feeds, history, unread counts) on `reads`: a connection as `message-reads`, which may not
+ * answer requests (services/shared/permissions.ts says why). Against a server without permissions it may be `nc`.
  */
-export async function startMessageWorker(nc: NatsConnection, options: Partial<ChatOptions> = {}): Promise<Worker<typeof MessageService>> {
+export async function startMessageWorker(
+  nc: NatsConnection,
+  options: Partial<ChatOptions> = {},
+  reads: NatsConnection = nc,
+): Promise<Worker<typeof MessageService>> {
   const o = resolveChatOptions(options)
-  const [store, marks] = await Promise.all([MessageStore.open(nc, o.replicas, o.retentionMs), Marks.open(nc, o.replicas, o.editWindowMs)])
+  const [store, marks] = await Promise.all([MessageStore.open(nc, o.replicas, o.retentionMs, reads), Marks.open(nc, o.replicas, o.editWindowMs)])
   const positions = new FeedPositions(o.feedKey)
   const directory = new Directory(nc)
   const presence = new PresenceCache(nc)

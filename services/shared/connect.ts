@@ -24,6 +24,9 @@ export const DEFAULT_CREDENTIAL_VARS = { user: 'NATS_USER', pass: 'NATS_PASS' } 
 /** The gateway's second connection, its tail of the message stream (role `gateway-feed`): NATS_FEED_USER, NATS_FEED_PASS. */
 export const FEED_CREDENTIAL_VARS = { user: 'NATS_FEED_USER', pass: 'NATS_FEED_PASS' } as const satisfies CredentialVars
 
+/** A module's second connection, for its stream reads (role `<module>-reads`): NATS_READS_USER, NATS_READS_PASS. */
+export const READS_CREDENTIAL_VARS = { user: 'NATS_READS_USER', pass: 'NATS_READS_PASS' } as const satisfies CredentialVars
+
 /**
  * Resolves the connection settings of `role` from an environment record: NATS_URL, and the user and password from
  * `vars` (NATS_USER and NATS_PASS by default), else `role` and `<role>-dev-pw`. Pure.

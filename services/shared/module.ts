@@ -14,6 +14,13 @@ export interface ModuleNats {
   readonly subscribe?: readonly string[]
   /** Whether it may publish `chat.broadcast` and `chat.online`, which every other module is denied. */
   readonly broadcast?: boolean
+  /**
+   * A stream it reads through consumers. Those reads go on a second connection, as role `<name>-reads`, whose user
+   * may read that stream and may not answer requests: nats-server keeps every reply subject delivered to a
+   * connection that may answer (2 min) and scans them all on each delivery past 4,096, and a consumer's ack subjects
+   * are never answered (docs/security.md).
+   */
+  readonly reads?: { readonly stream: string }
 }
 
 /**
@@ -25,8 +32,11 @@ export interface ModuleNats {
 export interface ChatModule<C extends AnyContract = AnyContract> {
   readonly name: C['name']
   readonly contract: C
-  /** Starts one worker on `nc`; loads the worker's code only when called (the gateway imports contracts only). */
-  readonly start: (nc: NatsConnection, options?: Partial<ChatOptions>) => Promise<Worker<C>>
+  /**
+   * Starts one worker on `nc` (and `reads`, its second connection, when `nats.reads` asks for one); loads the
+   * worker's code only when called (the gateway imports contracts only).
+   */
+  readonly start: (nc: NatsConnection, options?: Partial<ChatOptions>, reads?: NatsConnection) => Promise<Worker<C>>
   /** Copies `npm start` runs (default 1). */
   readonly copies: number
   /** Every method's gateway access: a method added to the contract without a decision does not compile. */

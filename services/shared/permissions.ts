@@ -43,27 +43,36 @@ export const GATEWAY_PERMISSIONS: RolePermissions = {
 }
 
 /**
- * The gateway's tail of the message stream: its own consumers of SB_MESSAGES and nothing else. No `allow_responses`,
- * on purpose: nats-server remembers every reply subject it delivers to a connection that may answer requests (up to
- * 2 min), and scans that whole list on each delivery once it holds over 4,096. The stream's entries arrive with ack
- * subjects the ordered consumer never answers, so on the answering connection the list grows by the message rate
- * and the server's CPU goes to the scan (docs/benchmarks.md, the soak).
+ * What reading one stream through consumers of its own takes, and nothing else. No `allow_responses`, on purpose:
+ * nats-server remembers every reply subject it delivers to a connection that may answer requests (up to 2 min), and
+ * scans that whole list on each delivery once it holds over 4,096. A consumer's messages arrive with ack subjects an
+ * ordered or ack-none consumer never answers, so on an answering connection the list grows by the read rate and the
+ * server's CPU goes to the scan (docs/benchmarks.md, second round).
  */
-export const GATEWAY_FEED_PERMISSIONS: RolePermissions = {
-  publish: {
-    allow: [
-      '$JS.API.INFO',
-      '$JS.API.STREAM.INFO.SB_MESSAGES',
-      '$JS.API.CONSUMER.CREATE.SB_MESSAGES',
-      '$JS.API.CONSUMER.CREATE.SB_MESSAGES.>',
-      '$JS.API.CONSUMER.INFO.SB_MESSAGES.>',
-      '$JS.API.CONSUMER.DELETE.SB_MESSAGES.>',
-      '$JS.API.CONSUMER.MSG.NEXT.SB_MESSAGES.>',
-    ],
-  },
-  subscribe: { allow: [`_INBOX_${GATEWAY_FEED_ROLE}.>`] },
-  allowResponses: false,
+export function streamReaderPermissions(role: string, stream: string): RolePermissions {
+  return {
+    publish: {
+      allow: [
+        '$JS.API.INFO',
+        `$JS.API.STREAM.INFO.${stream}`,
+        `$JS.API.STREAM.MSG.GET.${stream}`,
+        `$JS.API.CONSUMER.CREATE.${stream}`,
+        `$JS.API.CONSUMER.CREATE.${stream}.>`,
+        `$JS.API.CONSUMER.INFO.${stream}.>`,
+        `$JS.API.CONSUMER.DELETE.${stream}.>`,
+        `$JS.API.CONSUMER.MSG.NEXT.${stream}.>`,
+      ],
+    },
+    subscribe: { allow: [`_INBOX_${role}.>`] },
+    allowResponses: false,
+  }
 }
+
+/** The gateway's tail of the message stream (a connection of its own). */
+export const GATEWAY_FEED_PERMISSIONS: RolePermissions = streamReaderPermissions(GATEWAY_FEED_ROLE, 'SB_MESSAGES')
+
+/** The role of a module's second connection, for the stream it reads through consumers (`nats.reads`). */
+export const readsRole = (m: Pick<ChatModule, 'name'>) => `${m.name}-reads`
 
 /** CLI, demo, tests and benchmarks: call `rpc.>` and `$SRV.>` discovery, read only their own inbox. */
 export const CLIENT_PERMISSIONS: RolePermissions = {
@@ -72,10 +81,13 @@ export const CLIENT_PERMISSIONS: RolePermissions = {
   allowResponses: false,
 }
 
-/** Every role's permissions, modules first (in registry order), then the gateway's two and the client. */
+/** Every role's permissions: the modules in registry order (each followed by its `-reads` role, if any), the gateway's two, the client. */
 export function allPermissions(modules: readonly ChatModule[]): [role: string, permissions: RolePermissions][] {
   return [
-    ...modules.map((m) => [m.name, modulePermissions(m)] as [string, RolePermissions]),
+    ...modules.flatMap((m): [string, RolePermissions][] => [
+      [m.name, modulePermissions(m)],
+      ...(m.nats.reads === undefined ? [] : [[readsRole(m), streamReaderPermissions(readsRole(m), m.nats.reads.stream)] as [string, RolePermissions]]),
+    ]),
     ['gateway', GATEWAY_PERMISSIONS],
     [GATEWAY_FEED_ROLE, GATEWAY_FEED_PERMISSIONS],
     ['client', CLIENT_PERMISSIONS],

@@ -102,6 +102,9 @@ t.test('system conf - the chat system under the shipped permissions', async (t) 
       t.equal(conns.length, 1, `one connection of ${m}`)
       t.equal(conns[0]?.authorized_user, m, `${m} authenticated as user '${m}'`)
     }
+    const reads = connz.connections.filter((c) => c.name === 'switchboard-message-reads')
+    t.equal(reads.length, 1, 'the message worker has a second connection for its stream reads')
+    t.equal(reads[0]?.authorized_user, 'message-reads', "as user 'message-reads', which may not answer requests")
   })
 
   t.test('system conf - a gateway process connects twice: as gateway, and as gateway-feed for its tail of the stream', async (t) => {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { PERMISSIONS_FILE, permissionsConf } from '../../scripts/permissions.ts'
 import { MODULES } from '../../services/registry.ts'
-import { allPermissions, GATEWAY_FEED_ROLE, modulePermissions } from '../../services/shared/permissions.ts'
+import { allPermissions, GATEWAY_FEED_ROLE, modulePermissions, readsRole } from '../../services/shared/permissions.ts'
 
 t.test('permissions - config/permissions.conf is what the module registry derives (npm run permissions)', async (t) => {
   t.equal(readFileSync(PERMISSIONS_FILE, 'utf8'), permissionsConf(), 'regenerate it with npm run permissions')
@@ -46,11 +46,24 @@ t.test('permissions - the roles that read a stream through consumers may not ans
   const feed = roles.get(GATEWAY_FEED_ROLE)!
   t.equal(feed.allowResponses, false, 'gateway-feed has no allow_responses')
   t.ok(feed.publish.allow.includes('$JS.API.CONSUMER.CREATE.SB_MESSAGES'), 'gateway-feed creates its consumers on the message stream')
+  const pullers = [...roles].filter(([, p]) => p.publish.allow.some((s) => s.startsWith('$JS.API.CONSUMER.MSG.NEXT'))).map(([r]) => r)
   t.same(
-    [...roles].filter(([, p]) => p.publish.allow.some((s) => s.startsWith('$JS.API.CONSUMER.MSG.NEXT'))).map(([r]) => r),
-    [GATEWAY_FEED_ROLE],
-    'of the roles without the whole JetStream API, only gateway-feed pulls from a consumer',
+    pullers.sort(),
+    [GATEWAY_FEED_ROLE, readsRole(MODULES.message)].sort(),
+    'of the roles without the whole JetStream API, gateway-feed and message-reads pull',
   )
+  t.ok(
+    pullers.every((r) => roles.get(r)!.allowResponses === false),
+    'and neither may answer requests',
+  )
+  t.same(
+    Object.values(MODULES)
+      .filter((m) => m.nats.reads !== undefined)
+      .map((m) => [m.name, m.nats.reads!.stream]),
+    [['message', 'SB_MESSAGES']],
+    'the message module reads its stream on a second connection',
+  )
+  t.same(roles.get('message-reads')!.subscribe.allow, ['_INBOX_message-reads.>'], 'which hears nothing but its own inbox')
   t.notOk(
     roles.get('gateway')!.publish.allow.some((s) => s.startsWith('$JS')),
     'the gateway role, which answers presence requests, touches no JetStream',
