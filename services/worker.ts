@@ -31,7 +31,4 @@ const worker = await m.start(
 const methods = Object.keys(worker.contract.methods).join(', ')
 process.stdout.write(`${name} worker ${worker.id} serving rpc.${name}.* (${methods}) via ${nc.getServer()}\n`)
 
-stopOnSignals(`${name} worker ${worker.id}`, nc, async () => {
-  await worker.stop()
-  await reads?.drain().catch(() => undefined)
-})
+stopOnSignals(`${name} worker ${worker.id}`, nc, () => worker.stop(), reads === undefined ? [] : [reads])

@@ -204,6 +204,7 @@ export async function startGateway(nc: NatsConnection, feed: NatsConnection, opt
     const { frame } = parsed
     if (closing !== undefined) return void session.send(errorReply(frame.id, 'UNAVAILABLE', 503, 'gateway is shutting down: reconnect'))
     if (session.inFlight >= opts.maxInFlightPerSocket) {
+      stats.record(frame.call, 0, 'RESOURCE_EXHAUSTED')
       return void session.send(errorReply(frame.id, 'RESOURCE_EXHAUSTED', 429, `over ${opts.maxInFlightPerSocket} calls in flight on this socket`))
     }
     if (inFlight >= opts.maxInFlight) {

@@ -32,7 +32,4 @@ try {
 }
 process.stdout.write(`gateway serving ${gateway.url} via ${nc.getServer()}\n`)
 
-stopOnSignals('gateway', nc, async () => {
-  await gateway.close()
-  await feed.drain().catch(() => undefined)
-})
+stopOnSignals('gateway', nc, () => gateway.close(), [feed])
