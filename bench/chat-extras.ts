@@ -122,14 +122,18 @@ export async function profileRun(users: number, rate: number, seconds: number): 
   const system = await startChatSystem({ profileDir: dir, natsProfile: true })
   const pop = await populate(system.urls, users)
   await runStep(pop, Math.round(rate / 2), 2) // warm
-  const natsProfile = fetch(`http://127.0.0.1:${system.profPort}/debug/pprof/profile?seconds=${seconds}`).then(
-    async (r) => new Uint8Array(await r.arrayBuffer()),
-  )
+  const natsProfile = fetch(`http://127.0.0.1:${system.profPort}/debug/pprof/profile?seconds=${seconds}`)
+    .then(async (r) => new Uint8Array(await r.arrayBuffer()))
+    .catch((err: unknown) => err as Error)
   const s = await runStep(pop, rate, seconds)
   say(stepLine(s))
   const natsFile = join(dir, 'nats-server.pb.gz')
-  writeFileSync(natsFile, await natsProfile)
-  console.log(`\n== nats-server (${natsFile})\n${summarizePprof(readFileSync(natsFile), 20)}`)
+  const prof = await natsProfile
+  if (prof instanceof Error) console.log(`\n== nats-server: no profile (${prof.message})`)
+  else {
+    writeFileSync(natsFile, prof)
+    console.log(`\n== nats-server (${natsFile})\n${summarizePprof(readFileSync(natsFile), 20)}`)
+  }
   await closeAll(pop.users)
   await cleanupAll() // SIGTERM: every process writes its profile as it exits
   const roleOf = new Map(Object.entries(system.pids).flatMap(([role, ps]) => ps.map((pid, i) => [pid, `${role}#${i + 1}`] as const)))

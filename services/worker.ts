@@ -19,7 +19,16 @@ if (!isModuleName(name)) {
 const m = MODULES[name]
 const nc = await connectNats(name)
 // a module that reads a stream through consumers does it on a second connection, which may not answer requests
-const reads = m.nats.reads === undefined ? undefined : await connectNats(readsRole(m), process.env, READS_CREDENTIAL_VARS)
+let reads: Awaited<ReturnType<typeof connectNats>> | undefined
+try {
+  reads = m.nats.reads === undefined ? undefined : await connectNats(readsRole(m), process.env, READS_CREDENTIAL_VARS)
+} catch (err) {
+  process.stderr.write(
+    `${name} worker: cannot connect as '${process.env.NATS_READS_USER ?? readsRole(m)}' for its stream reads (NATS_READS_USER, NATS_READS_PASS; the server needs that user, docs/security.md): ${(err as Error).message}\n`,
+  )
+  await nc.close()
+  process.exit(1)
+}
 const worker = await m.start(
   nc,
   {

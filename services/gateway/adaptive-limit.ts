@@ -33,9 +33,10 @@ export function resolveAdaptiveLimit(options: AdaptiveLimitOptions = {}): Requir
 }
 
 /**
- * A limit on calls in flight that follows the latency of the calls (additive-increase, multiplicative-decrease, as
- * TCP does with its window): a window is slow when more than half of the calls that ended in it took longer than
- * `targetMs` or were refused downstream; from the third slow window in a row on, each cuts the limit by a quarter.
+ * A limit on calls in flight that follows the latency of the calls (grow gently, cut hard, as TCP does with its
+ * window): a window is slow when more than half of the calls that ended in it took longer than `targetMs` or were
+ * refused downstream; the third slow window in a row cuts the limit by a quarter, and after a cut two more slow
+ * windows are needed for the next (the calls that end right after a cut were let in before it).
  * A fast window in which the calls in flight reached half the limit raises it by a fifth (so it stays ahead of a
  * burst but not far above the load). Past the limit a call is turned away before it is made, so under overload the excess
  * is refused in the time of a frame parse while the calls let through keep their latency near the target.
@@ -91,7 +92,10 @@ export class AdaptiveLimit {
     if (now - this.#windowStart < this.options.windowMs) return
     const { min, max } = this.options
     if (this.#ended > 0 && this.#slow > this.#ended * SLOW_SHARE) {
-      if (++this.#slowWindows >= SLOW_WINDOWS) this.#limit = Math.max(min, Math.floor(this.#limit * DECREASE))
+      if (++this.#slowWindows >= SLOW_WINDOWS) {
+        this.#limit = Math.max(min, Math.floor(this.#limit * DECREASE))
+        this.#slowWindows = SLOW_WINDOWS - 2
+      }
     } else if (this.#ended > 0) {
       this.#slowWindows = 0
       if (this.#peak * 2 >= this.#limit) this.#limit = Math.min(max, Math.ceil(this.#limit * INCREASE))

@@ -78,17 +78,15 @@ export async function startGateway(nc: NatsConnection, feed: NatsConnection, opt
     if (target.access === Access.auth && token === undefined) throw new RpcError('UNAUTHENTICATED', `${frame.call} needs a session: log in first`)
     const rated = RATED_CALLS.has(frame.call)
     if (rated && session.userId !== undefined) limiter.take(session.userId, frame.call)
+    const headers = target.access === Access.auth ? { Authorization: `Bearer ${token}` } : undefined
+    const { input, after } = frame.call === 'user.login' ? withoutAfter(frame.input) : { input: frame.input, after: undefined }
     if (rated && !sendLimit.tryAcquire()) {
       throw new RpcError(
         'RESOURCE_EXHAUSTED',
         `${frame.call}: the gateway has ${sendLimit.limit} such calls in flight, what the modules answer in time now: retry shortly`,
-        {
-          data: { retryAfterMs: opts.sendLimit.windowMs },
-        },
+        { data: { retryAfterMs: opts.sendLimit.windowMs } },
       )
     }
-    const headers = target.access === Access.auth ? { Authorization: `Bearer ${token}` } : undefined
-    const { input, after } = frame.call === 'user.login' ? withoutAfter(frame.input) : { input: frame.input, after: undefined }
     const t0 = performance.now()
     let congested = false
     try {

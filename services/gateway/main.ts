@@ -21,7 +21,16 @@ try {
 }
 
 const nc = await connectNats('gateway')
-const feed = await connectNats(GATEWAY_FEED_ROLE, process.env, FEED_CREDENTIAL_VARS)
+let feed: Awaited<ReturnType<typeof connectNats>>
+try {
+  feed = await connectNats(GATEWAY_FEED_ROLE, process.env, FEED_CREDENTIAL_VARS)
+} catch (err) {
+  process.stderr.write(
+    `gateway: cannot connect as '${process.env.NATS_FEED_USER ?? GATEWAY_FEED_ROLE}' for its tail of the message stream (NATS_FEED_USER, NATS_FEED_PASS; the server needs that user, docs/security.md): ${(err as Error).message}\n`,
+  )
+  await nc.close()
+  process.exit(1)
+}
 let gateway: Awaited<ReturnType<typeof startGateway>>
 try {
   gateway = await startGateway(nc, feed, { ...options, logger: stderrLogger('warn') })

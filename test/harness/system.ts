@@ -37,7 +37,7 @@ export interface ChatSystem {
 export async function startSystem(t: Test, options: SystemOptions): Promise<ChatSystem> {
   const copies = options.copies ?? 1
   const modules = options.modules ?? MODULE_NAMES
-  const env = { NATS_URL: options.natsUrl, NATS_USER: undefined, NATS_PASS: undefined, ...options.env }
+  const env = { NATS_URL: options.natsUrl, NATS_USER: undefined, NATS_PASS: undefined, NATS_READS_USER: undefined, NATS_READS_PASS: undefined, ...options.env }
   const workers: Partial<Record<ModuleName, SpawnedProcess[]>> = {}
   let n = 0
   const add = async (module: ModuleName) => {
