@@ -5,9 +5,9 @@
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { freePort } from '../test/harness/nats-server.ts'
-import { runStep, stepLine } from './chat-load.ts'
+import { measuredStep, runStep, stepLine } from './chat-load.ts'
 import { closeAll, idleSockets, populate } from './chat-population.ts'
-import { processCpuUs, rssKb } from './proc-cpu.ts'
+import { rssKb } from './proc-cpu.ts'
 import { summarizePprof } from './pprof-summary.ts'
 import { profileDirectory, startChatSystem } from './chat-system.ts'
 import { cleanupAll, spawnService } from './child.ts'
@@ -83,20 +83,14 @@ export async function soak(users: number, minutes: number, rate: number): Promis
   const pop = await populate(system.urls, users)
   const pids = Object.entries(system.pids).flatMap(([role, ps]) => ps.map((pid, i) => ({ name: `${role}#${i + 1}`, pid })))
   pids.push({ name: 'nats-server', pid: system.natsPid! })
+  const byName = Object.fromEntries(pids.map((p) => [p.name, [p.pid]]))
   const samples: { minute: number; rssMb: Record<string, number>; cpu: Record<string, number>; step: string; clean: boolean }[] = []
   const steps = Math.max(1, Math.round((minutes * 60) / DEFAULT_EXTRAS.soakStepSeconds))
   say(`soak: ${minutes} min at ${r} msg/s, ${steps} steps of ${DEFAULT_EXTRAS.soakStepSeconds} s`)
   for (let k = 0; k < steps; k++) {
-    const cpuBefore = pids.map((p) => processCpuUs(p.pid))
-    const t = performance.now()
-    const s = await runStep(pop, r, DEFAULT_EXTRAS.soakStepSeconds, 1_000)
-    const us = (performance.now() - t) * 1000
+    const { cpu, ...s } = await measuredStep(pop, r, DEFAULT_EXTRAS.soakStepSeconds, byName, 1_000)
     const rss: Record<string, number> = {}
-    const cpu: Record<string, number> = {}
-    for (const [i, p] of pids.entries()) {
-      rss[p.name] = mb(await rssKb(p.pid))
-      cpu[p.name] = Math.round((100 * (processCpuUs(p.pid) - cpuBefore[i]!)) / us)
-    }
+    for (const p of pids) rss[p.name] = mb(await rssKb(p.pid))
     samples.push({ minute: Math.round(((k + 1) * DEFAULT_EXTRAS.soakStepSeconds) / 6) / 10, rssMb: rss, cpu, step: stepLine(s), clean: s.clean })
     say(
       `${samples.at(-1)!.minute} min: ${stepLine(s)}; RSS ${Object.entries(rss)

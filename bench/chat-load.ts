@@ -5,6 +5,7 @@
  */
 import type { ChatUser, PushedMessage } from './chat-user.ts'
 import { latencyHistogram, summarize, type LatencySummary } from './histogram.ts'
+import { processCpuUs } from './proc-cpu.ts'
 
 /** Users logged in, with the groups they are in: what a step sends between. */
 export interface Population {
@@ -177,6 +178,29 @@ export async function runStep(pop: Population, rate: number, seconds: number, gr
     perSecond: perSecond.map((s) => ({ accepted: s.accepted, failed: s.failed, ackP99Ms: round1(percentile(s.acks, 0.99) / 1000) })),
     clean,
   }
+}
+
+/** The processes whose CPU a step reports, by name. */
+export type Pids = Readonly<Record<string, readonly number[]>>
+
+/** A step with the CPU share (% of one core) of every process of the target and of this load generator. */
+export async function measuredStep(
+  pop: Population,
+  rate: number,
+  seconds: number,
+  pids: Pids,
+  graceMs?: number,
+): Promise<StepResult & { cpu: Record<string, number> }> {
+  const before = Object.fromEntries(Object.entries(pids).map(([k, ps]) => [k, ps.reduce((a, p) => a + processCpuUs(p), 0)]))
+  const self = process.cpuUsage()
+  const t = performance.now()
+  const s = await runStep(pop, rate, seconds, graceMs)
+  const us = (performance.now() - t) * 1000
+  const cpu: Record<string, number> = {}
+  for (const [k, ps] of Object.entries(pids)) cpu[k] = Math.round((100 * (ps.reduce((a, p) => a + processCpuUs(p), 0) - before[k]!)) / us)
+  const own = process.cpuUsage(self)
+  cpu.loadgen = Math.round((100 * (own.user + own.system)) / us)
+  return { ...s, cpu }
 }
 
 /** One line of a step for the console. */

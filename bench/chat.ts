@@ -13,13 +13,12 @@
  * Options: --users N, --step-seconds S, --rates a,b,c, --copies N (message copies), --gateways N.
  */
 import { commandLine, flag, numberOption, option } from './args.ts'
-import { runStep, stepLine, type Population, type StepResult } from './chat-load.ts'
+import { measuredStep, runStep, stepLine, type Pids, type Population, type StepResult } from './chat-load.ts'
 import { closeAll, populate } from './chat-population.ts'
 import { startChatSystem } from './chat-system.ts'
 import { measureMemory, profileRun, soak } from './chat-extras.ts'
 import { cleanupAll, runScript, spawnService } from './child.ts'
 import { freePort } from '../test/harness/nats-server.ts'
-import { processCpuUs } from './proc-cpu.ts'
 import { machine, saveResult } from './results.ts'
 import { COLORS, writeChart } from './svg.ts'
 import { markdownTable, ratio } from './table.ts'
@@ -46,23 +45,6 @@ export interface Stepping {
 }
 
 const say = (s: string) => console.log(`  ${s}`)
-
-/** The processes whose CPU a step reports, by name. */
-type Pids = Readonly<Record<string, readonly number[]>>
-
-/** A step with the CPU share (% of one core) of every process of the target and of this load generator. */
-async function measuredStep(pop: Population, rate: number, seconds: number, pids: Pids): Promise<StepResult & { cpu: Record<string, number> }> {
-  const before = Object.fromEntries(Object.entries(pids).map(([k, ps]) => [k, ps.reduce((a, p) => a + processCpuUs(p), 0)]))
-  const self = process.cpuUsage()
-  const t = performance.now()
-  const s = await runStep(pop, rate, seconds)
-  const us = (performance.now() - t) * 1000
-  const cpu: Record<string, number> = {}
-  for (const [k, ps] of Object.entries(pids)) cpu[k] = Math.round((100 * (ps.reduce((a, p) => a + processCpuUs(p), 0) - before[k]!)) / us)
-  const own = process.cpuUsage(self)
-  cpu.loadgen = Math.round((100 * (own.user + own.system)) / us)
-  return { ...s, cpu }
-}
 
 const cpuLine = (cpu: Record<string, number>) =>
   `cpu% ${Object.entries(cpu)

@@ -6,7 +6,7 @@
 import { pinoLogger } from 'switchboard'
 import { connectNats, READS_CREDENTIAL_VARS } from './shared/connect.ts'
 import { readsRole } from './shared/permissions.ts'
-import { stopOnSignals } from './shared/lifecycle.ts'
+import { connectSecondOrExit, stopOnSignals } from './shared/lifecycle.ts'
 import { MODULE_NAMES, MODULES, isModuleName } from './registry.ts'
 import { chatOptionsFromEnv } from './shared/options.ts'
 
@@ -19,16 +19,7 @@ if (!isModuleName(name)) {
 const m = MODULES[name]
 const nc = await connectNats(name)
 // a module that reads a stream through consumers does it on a second connection, which may not answer requests
-let reads: Awaited<ReturnType<typeof connectNats>> | undefined
-try {
-  reads = m.nats.reads === undefined ? undefined : await connectNats(readsRole(m), process.env, READS_CREDENTIAL_VARS)
-} catch (err) {
-  process.stderr.write(
-    `${name} worker: cannot connect as '${process.env.NATS_READS_USER ?? readsRole(m)}' for its stream reads (NATS_READS_USER, NATS_READS_PASS; the server needs that user, docs/security.md): ${(err as Error).message}\n`,
-  )
-  await nc.close()
-  process.exit(1)
-}
+const reads = m.nats.reads === undefined ? undefined : await connectSecondOrExit(`${name} worker`, readsRole(m), READS_CREDENTIAL_VARS, 'its stream reads', nc)
 const worker = await m.start(
   nc,
   {

@@ -1,3 +1,5 @@
+import { definedOnly } from '../shared/options.ts'
+
 /** Options of an adaptive limit on calls in flight; unset fields take their value from DEFAULT_ADAPTIVE_LIMIT. */
 export interface AdaptiveLimitOptions {
   /** The limit to start from. */
@@ -23,7 +25,7 @@ const INCREASE = 1.2
 
 /** Fills unset options from DEFAULT_ADAPTIVE_LIMIT; throws on nonsense values. Pure. */
 export function resolveAdaptiveLimit(options: AdaptiveLimitOptions = {}): Required<AdaptiveLimitOptions> {
-  const o = { ...DEFAULT_ADAPTIVE_LIMIT, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) }
+  const o = { ...DEFAULT_ADAPTIVE_LIMIT, ...definedOnly(options) }
   for (const key of ['initial', 'min', 'max'] as const) {
     if (!(Number.isInteger(o[key]) && o[key] > 0)) throw new TypeError(`adaptive limit: ${key} must be a positive integer, got ${o[key]}`)
   }

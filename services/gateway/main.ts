@@ -8,7 +8,7 @@
 import { stderrLogger } from 'switchboard'
 import { connectNats, FEED_CREDENTIAL_VARS } from '../shared/connect.ts'
 import { GATEWAY_FEED_ROLE } from '../shared/permissions.ts'
-import { stopOnSignals } from '../shared/lifecycle.ts'
+import { connectSecondOrExit, stopOnSignals } from '../shared/lifecycle.ts'
 import { startGateway } from './gateway.ts'
 import { gatewayOptionsFromEnv, type GatewayOptions } from './options.ts'
 
@@ -21,16 +21,7 @@ try {
 }
 
 const nc = await connectNats('gateway')
-let feed: Awaited<ReturnType<typeof connectNats>>
-try {
-  feed = await connectNats(GATEWAY_FEED_ROLE, process.env, FEED_CREDENTIAL_VARS)
-} catch (err) {
-  process.stderr.write(
-    `gateway: cannot connect as '${process.env.NATS_FEED_USER ?? GATEWAY_FEED_ROLE}' for its tail of the message stream (NATS_FEED_USER, NATS_FEED_PASS; the server needs that user, docs/security.md): ${(err as Error).message}\n`,
-  )
-  await nc.close()
-  process.exit(1)
-}
+const feed = await connectSecondOrExit('gateway', GATEWAY_FEED_ROLE, FEED_CREDENTIAL_VARS, 'its tail of the message stream', nc)
 let gateway: Awaited<ReturnType<typeof startGateway>>
 try {
   gateway = await startGateway(nc, feed, { ...options, logger: stderrLogger('warn') })

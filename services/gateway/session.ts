@@ -1,4 +1,3 @@
-import type { Socket } from 'node:net'
 import type { WebSocket } from 'ws'
 import type { EventFrame, ReplyFrame } from './protocol.ts'
 
@@ -20,7 +19,7 @@ export class Session {
   /** While it catches up: the live pushes held back, in stream order; undefined when live. */
   #held: { seq: number; text: string }[] | undefined = undefined
   readonly #seen = new Set<string>()
-  #corked: Socket | undefined = undefined
+  #corked = false
 
   constructor(
     readonly socket: WebSocket,
@@ -105,13 +104,13 @@ export class Session {
    * private field; without it frames go out one by one, as before.
    */
   #cork(): void {
-    if (this.#corked !== undefined) return
-    const raw = (this.socket as unknown as { _socket?: Socket | null })._socket
+    if (this.#corked) return
+    const raw = (this.socket as unknown as { _socket?: { cork?: () => void; uncork: () => void } | null })._socket
     if (raw == null || typeof raw.cork !== 'function') return
     raw.cork()
-    this.#corked = raw
+    this.#corked = true
     setImmediate(() => {
-      this.#corked = undefined
+      this.#corked = false
       raw.uncork()
     })
   }

@@ -1,4 +1,21 @@
 import type { NatsConnection } from '@nats-io/nats-core'
+import { connectNats, type CredentialVars } from './connect.ts'
+
+/**
+ * For entry points only: connects a process's second connection as `role` (credentials from `vars`); when the
+ * server refuses, prints which user and variables it needs, closes `first` and exits 1.
+ */
+export async function connectSecondOrExit(name: string, role: string, vars: CredentialVars, what: string, first: NatsConnection): Promise<NatsConnection> {
+  try {
+    return await connectNats(role, process.env, vars)
+  } catch (err) {
+    process.stderr.write(
+      `${name}: cannot connect as '${process.env[vars.user] ?? role}' for ${what} (${vars.user}, ${vars.pass}; the server needs that user, docs/security.md): ${(err as Error).message}\n`,
+    )
+    await first.close()
+    process.exit(1)
+  }
+}
 
 /**
  * For entry points only: on SIGTERM/SIGINT runs `close` (graceful), drains `nc` and the `others` (a process's second

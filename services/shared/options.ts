@@ -68,6 +68,7 @@ export function chatOptionsFromEnv(env: Readonly<Record<string, string | undefin
   })
 }
 
-function definedOnly<T extends object>(o: T): Partial<T> {
+/** `o` without its undefined fields, so that spreading it over defaults keeps the defaults. */
+export function definedOnly<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>
 }
