@@ -3,7 +3,8 @@
  * messages; every message is tracked per recipient (its sender's own sessions included: the feed pushes a message
  * to both sides), so a step knows what was accepted, refused (by code), lost and pushed twice.
  */
-import type { ChatUser, PushedMessage } from './chat-user.ts'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import type { CallFailure, ChatUser, PushedMessage } from './chat-user.ts'
 import { latencyHistogram, summarize, type LatencySummary } from './histogram.ts'
 import { processCpuUs } from './proc-cpu.ts'
 
@@ -39,6 +40,11 @@ export interface StepResult {
   readonly ofFailed: number
   /** Per second of the step: accepted and failed counts, for recovery after an overload. */
   readonly perSecond: readonly { accepted: number; failed: number; ackP99Ms: number }[]
+  /**
+   * This load generator's own event-loop delay while it sent, p99 ms: every latency it reports includes up to this
+   * much of its own waiting (it shares the cores with the system it measures).
+   */
+  readonly loadgenLagP99Ms: number
   readonly clean: boolean
 }
 
@@ -71,6 +77,8 @@ export async function runStep(pop: Population, rate: number, seconds: number, gr
   let delivered = 0
   let duplicated = 0
   let ofFailed = 0
+  const lag = monitorEventLoopDelay({ resolution: 5 })
+  lag.enable()
   const t0 = performance.now()
   const bit = (msg: Tracked, recipient: number) => {
     const i = msg.expect.indexOf(recipient)
@@ -113,7 +121,7 @@ export async function runStep(pop: Population, rate: number, seconds: number, gr
         second.accepted++
         second.acks.push(us)
       },
-      (err: Error) => {
+      (err: CallFailure) => {
         msg.accepted = false
         refusals.push(performance.now() - sentAt)
         const code = String(err.message).split(':')[0]!
@@ -135,6 +143,7 @@ export async function runStep(pop: Population, rate: number, seconds: number, gr
     tick()
   })
   const sendSeconds = (performance.now() - t0) / 1000
+  lag.disable()
   // wait for every answer (the gateway's call timeout bounds it), then for the last pushes
   const deadline = performance.now() + 35_000
   while (tracked.some((m) => m.accepted === undefined) && performance.now() < deadline) await sleep(50)
@@ -176,6 +185,7 @@ export async function runStep(pop: Population, rate: number, seconds: number, gr
     duplicated,
     ofFailed,
     perSecond: perSecond.map((s) => ({ accepted: s.accepted, failed: s.failed, ackP99Ms: round1(percentile(s.acks, 0.99) / 1000) })),
+    loadgenLagP99Ms: round1(lag.percentile(99) / 1e6),
     clean,
   }
 }
@@ -210,7 +220,7 @@ export function stepLine(s: StepResult): string {
   return (
     `${String(s.offered).padStart(6)}/s offered: ${String(s.acceptedPerSecond).padStart(6)}/s accepted, failed ${fails}, ` +
     `ack p50 ${ms(s.ackUs.p50)} p99 ${ms(s.ackUs.p99)} ms, delivery p50 ${ms(s.deliveryUs.p50)} p99 ${ms(s.deliveryUs.p99)} ms, ` +
-    `lost ${s.lost} dup ${s.duplicated}${s.clean ? ' — clean' : ''}`
+    `lost ${s.lost} dup ${s.duplicated}, load generator lag p99 ${s.loadgenLagP99Ms} ms${s.clean ? ' — clean' : ''}`
   )
 }
 

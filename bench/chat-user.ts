@@ -7,15 +7,43 @@ export interface PushedMessage {
   text: string
 }
 
+/**
+ * A failed call: the gateway's error frame, or the socket closing or the call timing out. A plain value, not an
+ * Error: under overload the load generator gets thousands a second, and a stack trace each would be its own load.
+ */
+export interface CallFailure {
+  readonly message: string
+}
+
+interface Waiting {
+  readonly resolve: (v: unknown) => void
+  readonly reject: (e: CallFailure) => void
+  readonly call: string
+  readonly deadline: number
+}
+
+/** How often a user checks its calls for timeouts (ms): one timer per socket, not one per call. */
+const SWEEP_MS = 1_000
+
 /** One simulated chat user: a WebSocket to the gateway, JSON calls with ids, pushed events to a callback. */
 export class ChatUser {
   readonly #ws: WebSocket
-  readonly #waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>()
+  readonly #waiting = new Map<number, Waiting>()
   #seq = 0
+  #sweep: ReturnType<typeof setInterval> | undefined
   onMessage: (m: PushedMessage) => void = () => {}
 
   private constructor(ws: WebSocket) {
     this.#ws = ws
+    this.#sweep = setInterval(() => {
+      const now = performance.now()
+      for (const [id, w] of this.#waiting) {
+        if (w.deadline > now) continue
+        this.#waiting.delete(id)
+        w.reject({ message: `${w.call} timed out` })
+      }
+    }, SWEEP_MS)
+    this.#sweep.unref()
     ws.on('message', (data) => {
       const f = JSON.parse(String(data)) as {
         id?: number
@@ -30,10 +58,11 @@ export class ChatUser {
       const w = this.#waiting.get(f.id)
       this.#waiting.delete(f.id)
       if (f.ok) w?.resolve(f.result)
-      else w?.reject(new Error(`${f.error?.code}: ${f.error?.message}`))
+      else w?.reject({ message: `${f.error?.code}: ${f.error?.message}` })
     })
     ws.on('close', () => {
-      for (const w of this.#waiting.values()) w.reject(new Error('socket closed'))
+      clearInterval(this.#sweep)
+      for (const w of this.#waiting.values()) w.reject({ message: 'socket closed' })
       this.#waiting.clear()
     })
   }
@@ -47,15 +76,11 @@ export class ChatUser {
     })
   }
 
-  /** Calls `<service>.<method>` through the gateway. */
+  /** Calls `<service>.<method>` through the gateway; rejects with a CallFailure (timed out after about `timeoutMs`). */
   call<T = unknown>(call: string, input: unknown = {}, timeoutMs = 30_000): Promise<T> {
     const id = ++this.#seq
     return new Promise<T>((resolve, reject) => {
-      const t = setTimeout(() => {
-        this.#waiting.delete(id)
-        reject(new Error(`${call} timed out`))
-      }, timeoutMs)
-      this.#waiting.set(id, { resolve: (v) => (clearTimeout(t), resolve(v as T)), reject: (e) => (clearTimeout(t), reject(e)) })
+      this.#waiting.set(id, { resolve: resolve as (v: unknown) => void, reject, call, deadline: performance.now() + timeoutMs })
       this.#ws.send(JSON.stringify({ id, call, input }))
     })
   }

@@ -11,7 +11,7 @@ import { messageFrame } from './frames.ts'
 import { Access, CALLABLE, GatewayCall } from './methods.ts'
 import { resolveGatewayOptions, type GatewayOptions, type ResolvedGatewayOptions } from './options.ts'
 import { errorReply, GatewayEvent, parseFrame, PROTOCOL_VERSION, rpcErrorReply, type CallFrame } from './protocol.ts'
-import { RATED_CALLS, SendLimiter } from './send-limiter.ts'
+import { RATED_CALLS, refusal, SendLimiter, type Refusal } from './send-limiter.ts'
 import { AdaptiveLimit } from './adaptive-limit.ts'
 import { Session } from './session.ts'
 import { ChatSubject } from '../shared/presence.ts'
@@ -70,32 +70,43 @@ export async function startGateway(nc: NatsConnection, feed: NatsConnection, opt
     return c
   }
 
-  const call = async (session: Session, frame: CallFrame): Promise<unknown> => {
-    if (frame.call === GatewayCall.resume) return resume(session, frame.input)
-    const target = CALLABLE.get(frame.call)
-    if (target === undefined) throw new RpcError('UNIMPLEMENTED', `unknown call '${frame.call}'`)
-    const token = session.token
-    if (target.access === Access.auth && token === undefined) throw new RpcError('UNAUTHENTICATED', `${frame.call} needs a session: log in first`)
-    const rated = RATED_CALLS.has(frame.call)
-    if (rated && session.userId !== undefined) limiter.take(session.userId, frame.call)
-    const headers = target.access === Access.auth ? { Authorization: `Bearer ${token}` } : undefined
-    const { input, after } = frame.call === 'user.login' ? withoutAfter(frame.input) : { input: frame.input, after: undefined }
-    if (rated && !sendLimit.tryAcquire()) {
-      throw new RpcError(
-        'RESOURCE_EXHAUSTED',
-        `${frame.call}: the gateway has ${sendLimit.limit} such calls in flight, what the modules answer in time now: retry shortly`,
-        { data: { retryAfterMs: opts.sendLimit.windowMs } },
-      )
+  /**
+   * The refusal of a rated call (a send, an edit...) past its sender's rate or the gateway's adaptive limit, made
+   * before any module is asked and without an Error; undefined when it may go on (it then holds a slot of the limit,
+   * which `call` releases).
+   */
+  const admit = (session: Session, frame: CallFrame): Refusal | undefined => {
+    if (session.userId !== undefined) {
+      const over = limiter.take(session.userId, frame.call)
+      if (over !== undefined) return over
     }
+    if (sendLimit.tryAcquire()) return undefined
+    return refusal(
+      `${frame.call}: the gateway has ${sendLimit.limit} such calls in flight, what the modules answer in time now: retry shortly`,
+      sendLimit.options.windowMs,
+    )
+  }
+
+  /** Makes the call of `frame`; `rated` when it holds a slot of the adaptive limit (see `admit`). */
+  const call = async (session: Session, frame: CallFrame, rated: boolean): Promise<unknown> => {
     const t0 = performance.now()
     let congested = false
     try {
-      const result = await clientOf(target.contract).$call(target.method, input, { headers })
-      return await afterCall(session, frame.call, token, result, after)
-    } catch (err) {
-      congested = err instanceof RpcError && CONGESTION.has(err.code)
-      if (err instanceof RpcError && err.code === 'UNAUTHENTICATED' && token !== undefined && session.token === token) endSession(session, err.message)
-      throw err
+      if (frame.call === GatewayCall.resume) return await resume(session, frame.input)
+      const target = CALLABLE.get(frame.call)
+      if (target === undefined) throw new RpcError('UNIMPLEMENTED', `unknown call '${frame.call}'`)
+      const token = session.token
+      if (target.access === Access.auth && token === undefined) throw new RpcError('UNAUTHENTICATED', `${frame.call} needs a session: log in first`)
+      const headers = target.access === Access.auth ? { Authorization: `Bearer ${token}` } : undefined
+      const { input, after } = frame.call === 'user.login' ? withoutAfter(frame.input) : { input: frame.input, after: undefined }
+      try {
+        const result = await clientOf(target.contract).$call(target.method, input, { headers })
+        return await afterCall(session, frame.call, token, result, after)
+      } catch (err) {
+        congested = err instanceof RpcError && CONGESTION.has(err.code)
+        if (err instanceof RpcError && err.code === 'UNAUTHENTICATED' && token !== undefined && session.token === token) endSession(session, err.message)
+        throw err
+      }
     } finally {
       if (rated) sendLimit.release(performance.now() - t0, congested)
     }
@@ -209,12 +220,21 @@ export async function startGateway(nc: NatsConnection, feed: NatsConnection, opt
       stats.record(frame.call, 0, 'RESOURCE_EXHAUSTED')
       return void session.send(errorReply(frame.id, 'RESOURCE_EXHAUSTED', 429, `the gateway has ${opts.maxInFlight} calls in flight: retry shortly`))
     }
+    // rated calls of a logged-in session; the others (and a session not logged in) get their answer from `call`
+    const rated = RATED_CALLS.has(frame.call) && session.token !== undefined
+    if (rated) {
+      const refused = admit(session, frame)
+      if (refused !== undefined) {
+        stats.record(frame.call, 0, refused.code)
+        return void session.send(errorReply(frame.id, refused.code, refused.status, refused.message, refused.data))
+      }
+    }
     session.inFlight++
     inFlight++
     const t0 = performance.now()
     let failed: string | undefined
     try {
-      session.send({ id: frame.id, ok: true, result: await call(session, frame) })
+      session.send({ id: frame.id, ok: true, result: await call(session, frame, rated) })
     } catch (err) {
       if (err instanceof RpcError) session.send(rpcErrorReply(frame.id, err))
       else {

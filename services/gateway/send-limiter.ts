@@ -1,9 +1,23 @@
-import { RpcError } from 'switchboard'
-
 /** A user's send rate: `rate` messages per second sustained, bursts of up to `burst`. */
 export interface SendRate {
   readonly rate: number
   readonly burst: number
+}
+
+/**
+ * A call turned away at the gateway before any module is asked: the error of its reply frame, as a plain value (no
+ * Error, no stack trace: under overload the gateway makes thousands a second).
+ */
+export interface Refusal {
+  readonly code: 'RESOURCE_EXHAUSTED'
+  readonly status: 429
+  readonly message: string
+  readonly data: { readonly retryAfterMs: number }
+}
+
+/** A RESOURCE_EXHAUSTED (429) refusal that tells the caller when to try again. */
+export function refusal(message: string, retryAfterMs: number): Refusal {
+  return { code: 'RESOURCE_EXHAUSTED', status: 429, message, data: { retryAfterMs } }
 }
 
 /** The calls that put something in front of other users: they count against the sender's rate. */
@@ -15,7 +29,7 @@ const MAX_USERS = 100_000
 /**
  * Per-user token buckets of one gateway (all the user's sockets on it share one): a call past the user's rate is
  * refused at once with RESOURCE_EXHAUSTED (429) and `retryAfterMs`, before any module is asked, so one user's flood
- * costs the system a JSON parse per frame and nothing else.
+ * costs the system a JSON parse and a short reply per frame and nothing else.
  */
 export class SendLimiter {
   readonly #buckets = new Map<string, { tokens: number; at: number }>()
@@ -25,8 +39,8 @@ export class SendLimiter {
     readonly now: () => number = performance.now.bind(performance),
   ) {}
 
-  /** Takes one token of `userId`'s bucket, or throws RESOURCE_EXHAUSTED. */
-  take(userId: string, call: string): void {
+  /** Takes one token of `userId`'s bucket: undefined when it had one, else the refusal to answer `call` with. */
+  take(userId: string, call: string): Refusal | undefined {
     const now = this.now()
     const { rate, burst } = this.limit
     let b = this.#buckets.get(userId)
@@ -39,10 +53,10 @@ export class SendLimiter {
     }
     if (b.tokens >= 1) {
       b.tokens -= 1
-      return
+      return undefined
     }
     const retryAfterMs = Math.ceil(((1 - b.tokens) * 1000) / rate)
-    throw new RpcError('RESOURCE_EXHAUSTED', `${call}: over ${rate} messages/s (bursts of ${burst}): retry in ${retryAfterMs} ms`, { data: { retryAfterMs } })
+    return refusal(`${call}: over ${rate} messages/s (bursts of ${burst}): retry in ${retryAfterMs} ms`, retryAfterMs)
   }
 
   /** Users tracked now. */

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util'
 
 /** The commands of the `switchboard` CLI. */
-export const Command = { ls: 'ls', info: 'info', stats: 'stats', ping: 'ping', call: 'call', help: 'help' } as const
+export const Command = { ls: 'ls', info: 'info', stats: 'stats', ping: 'ping', call: 'call', contracts: 'contracts', help: 'help' } as const
 export type Command = (typeof Command)[keyof typeof Command]
 
 /** Parsed command line. */
@@ -18,7 +18,16 @@ export interface CliArgs {
   readonly timeout: number
   readonly wait: number
   readonly prefix: string
+  /** contracts: where the contract modules are. */
+  readonly dir: string
+  /** contracts snapshot: the file to write (stdout without it). */
+  readonly out: string | undefined
+  /** contracts check: the committed snapshot. */
+  readonly lock: string
 }
+
+/** Where `contracts` looks for contract modules, and the lock file it checks against. */
+export const DEFAULT_CONTRACTS = { dir: 'services', lock: 'contracts.lock.json' } as const
 
 export const DEFAULT_SERVER = 'nats://127.0.0.1:4222'
 
@@ -35,6 +44,10 @@ commands:
   stats <service>            per method and instance: requests, errors, processing times
   ping [service]             every instance that answers, with its round trip time
   call <service>.<method> [json]   call a method (msgpack, like a typed client); prints the reply envelope
+  contracts snapshot [--out FILE]  every contract under --dir as one JSON file (stdout without --out)
+  contracts diff OLD NEW     each change between two snapshots: compatible, breaking or unknown, and the bump it needs
+  contracts check            the contracts under --dir against --lock: fails on any change the lock does not hold
+                             or a version bump too small for it (docs/evolution.md)
 
 options:
   -s, --server <url>         NATS server (env NATS_URL, default ${DEFAULT_SERVER})
@@ -47,8 +60,12 @@ options:
       --timeout <ms>         call: deadline of the call (default 5000)
       --wait <ms>            discovery: how long to wait for replies (default 1000)
       --prefix <prefix>      call: subject prefix (default rpc)
+      --dir <path>           contracts: where contract modules are (contract.ts, *.contract.ts; default ${DEFAULT_CONTRACTS.dir})
+      --out <file>           contracts snapshot: write here
+      --lock <file>          contracts check: the committed snapshot (default ${DEFAULT_CONTRACTS.lock})
 
-exit codes: 0 ok, 1 the call returned an error status, 2 usage or connection error`
+exit codes: 0 ok, 1 the call returned an error status, 2 usage or connection error;
+contracts diff: 0 compatible, 1 a breaking change, 2 changes it cannot judge (and none breaking); check: 0 or 1`
 
 function positive(name: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined) return fallback
@@ -74,6 +91,9 @@ const OPTIONS = {
   timeout: { type: 'string' },
   wait: { type: 'string' },
   prefix: { type: 'string' },
+  dir: { type: 'string' },
+  out: { type: 'string' },
+  lock: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const
 
@@ -104,5 +124,8 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
     timeout: positive('timeout', v.timeout, 5_000),
     wait: positive('wait', v.wait, 1_000),
     prefix: v.prefix ?? 'rpc',
+    dir: v.dir ?? DEFAULT_CONTRACTS.dir,
+    out: v.out,
+    lock: v.lock ?? DEFAULT_CONTRACTS.lock,
   }
 }

@@ -2,6 +2,7 @@ import { connect } from '@nats-io/transport-node'
 import type { NatsConnection } from '@nats-io/nats-core'
 import { Command, parseCli, USAGE, UsageError, type CliArgs } from './args.ts'
 import { call, infoCmd, ls, pingCmd, statsCmd, type Io } from './commands.ts'
+import { contracts } from './contracts.ts'
 
 /** Exit codes of the CLI. */
 export const ExitCode = { OK: 0, CALL_FAILED: 1, USAGE: 2, UNREACHABLE: 2 } as const
@@ -21,7 +22,7 @@ function reason(err: unknown): string {
   return msg.split('\n')[0]!
 }
 
-const COMMANDS: Record<Exclude<Command, 'help'>, (nc: NatsConnection, args: CliArgs, io: Io) => Promise<number>> = {
+const COMMANDS: Record<Exclude<Command, 'help' | 'contracts'>, (nc: NatsConnection, args: CliArgs, io: Io) => Promise<number>> = {
   ls,
   info: infoCmd,
   stats: statsCmd,
@@ -57,6 +58,14 @@ export async function main(argv: readonly string[], env: Record<string, string |
   if (args.command === Command.help) {
     io.out(USAGE)
     return ExitCode.OK
+  }
+  if (args.command === Command.contracts) {
+    try {
+      return await contracts(args, io)
+    } catch (err) {
+      io.err(`switchboard: ${(err as Error).message}`)
+      return ExitCode.USAGE
+    }
   }
   let nc: NatsConnection | undefined
   try {
