@@ -1,7 +1,7 @@
 import t from 'tap'
 import type { TSchema } from 'typebox'
 import { Compile } from 'typebox/compile'
-import { Subset, subsetFindings, subsetOf } from '../../src/evolution/schema-subset.ts'
+import { Subset, subsetFindings, subsetOf } from 'switchboard'
 
 /**
  * Random schema pairs: the new one a random widening or narrowing of the old (bounds moved, fields added, dropped or

@@ -1,9 +1,18 @@
 import t from 'tap'
 import Type, { type TSchema } from 'typebox'
-import { defineService, type MethodSpec } from '../../src/index.ts'
-import { diffSnapshots, overallVerdict, Verdict, type Change } from '../../src/evolution/contract-diff.ts'
-import { snapshotOf } from '../../src/evolution/snapshot.ts'
-import { Bump, bumpBetween, enoughBump, requiredVersion } from '../../src/evolution/semver.ts'
+import {
+  Bump,
+  bumpBetween,
+  defineService,
+  diffSnapshots,
+  enoughBump,
+  overallVerdict,
+  requiredVersion,
+  snapshotOf,
+  Verdict,
+  type Change,
+  type MethodSpec,
+} from 'switchboard'
 
 const Ok = Type.Object({ ok: Type.Boolean() })
 
