@@ -65,7 +65,7 @@ options:
       --lock <file>          contracts check: the committed snapshot (default ${DEFAULT_CONTRACTS.lock})
 
 exit codes: 0 ok, 1 the call returned an error status, 2 usage or connection error;
-contracts diff: 0 compatible, 1 a breaking change, 2 changes it cannot judge (and none breaking); check: 0 or 1`
+contracts diff: 0 compatible, 1 a breaking change, 2 changes it cannot judge (and none breaking); check: 0 or 1 (2 on a usage error or an unreadable file)`
 
 function positive(name: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined) return fallback

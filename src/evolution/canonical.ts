@@ -23,12 +23,16 @@ const SCHEMA_MAPS = new Set(['properties', 'patternProperties', '$defs', 'defini
 const SCHEMA_VALUES = new Set(['items', 'additionalProperties', 'anyOf', 'allOf', 'oneOf', 'not', 'if', 'then', 'else', 'prefixItems', 'contains'])
 
 /**
- * A schema as plain JSON with sorted keys and without TypeBox's own `~` markers; with `annotations: false` also
+ * A schema as plain JSON with sorted keys and without TypeBox's own `~` markers, except refinements
+ * (`Type.Refine`), which stay as `refine: <count>` so a changed one is seen (and judged "unknown"); with `annotations: false` also
  * without the keywords that do not constrain (so two schemas that validate alike compare equal). Pure.
  */
 export function plainSchema(schema: JsonSchema | TSchema | boolean, { annotations = true } = {}): JsonSchema | boolean {
   if (typeof schema === 'boolean') return schema
   const out: Record<string, unknown> = {}
+  // refinements are functions, which JSON cannot hold (and TypeBox keeps them out of sight): their count marks them
+  const refine = Object.getOwnPropertyDescriptor(schema, '~refine')?.value
+  if (refine !== undefined) out.refine = Array.isArray(refine) ? refine.length : 1
   for (const key of Object.keys(schema).sort()) {
     if (key.startsWith('~') || (!annotations && ANNOTATIONS.has(key))) continue
     const v = (schema as Record<string, unknown>)[key]

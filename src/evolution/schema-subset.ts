@@ -65,7 +65,8 @@ function judge(i: JsonSchema | boolean, o: JsonSchema | boolean, path: string): 
   if (i === false || o === true) return []
   if (i === true) i = {}
   if (o === false) return isNever(i) ? [] : no(path, 'no value is accepted now')
-  if (sameJson(i, o) || Object.keys(o).length === 0) return []
+  if (sameJson(i, o) || Object.keys(o).length === 0 || acceptsNothing(i)) return []
+  if (acceptsNothing(o)) return no(path, 'no value is accepted now')
   const foreign = [...Object.keys(i), ...Object.keys(o)].find((k) => !JUDGED.has(k))
   if (foreign !== undefined) return unknown(path, `'${foreign}' is not a construct the checker judges`)
   if (i.const !== undefined || i.enum !== undefined) return judgeValues(i, o, path)
@@ -95,7 +96,12 @@ function typesOf(s: JsonSchema): Set<string> {
 }
 
 function isNever(s: JsonSchema): boolean {
-  return Array.isArray(s.enum) && s.enum.length === 0
+  return acceptsNothing(s)
+}
+
+/** Schemas that plainly accept no value: `enum: []`, `type: []`, `anyOf: []`. */
+function acceptsNothing(s: JsonSchema): boolean {
+  return (Array.isArray(s.enum) && s.enum.length === 0) || (Array.isArray(s.type) && s.type.length === 0) || (Array.isArray(s.anyOf) && s.anyOf.length === 0)
 }
 
 /** A finite set of values: each must pass `o` (checked by validation, exactly). */
@@ -115,10 +121,9 @@ function judgeValues(i: JsonSchema, o: JsonSchema, path: string): Finding[] {
 }
 
 function judgeInnerUnion(i: JsonSchema, o: JsonSchema, path: string): Finding[] {
-  const siblings = Object.keys(i).filter((k) => k !== 'anyOf')
-  const out = (i.anyOf as JsonSchema[]).flatMap((member, k) => judge(member, o, path).map((f) => ({ ...f, reason: `union member ${k + 1}: ${f.reason}` })))
-  // keywords beside anyOf narrow every member: a "no" found without them may not hold with them
-  return siblings.length === 0 ? out : out.map((f) => ({ ...f, result: Subset.unknown }))
+  // keywords beside anyOf apply to every member, and judging a member without them is not sound either way
+  if (Object.keys(i).some((k) => k !== 'anyOf')) return unknown(path, 'a union with keywords beside anyOf is not judged')
+  return (i.anyOf as JsonSchema[]).flatMap((member, k) => judge(member, o, path).map((f) => ({ ...f, reason: `union member ${k + 1}: ${f.reason}` })))
 }
 
 function judgeOuterUnion(i: JsonSchema, o: JsonSchema, path: string): Finding[] {
@@ -176,8 +181,8 @@ function judgeNumber(i: JsonSchema, o: JsonSchema, path: string): Finding[] {
   if (o.multipleOf !== undefined) {
     const step = num(o.multipleOf, 1)
     const before = i.multipleOf === undefined ? undefined : num(i.multipleOf, 1)
-    const ratio = before === undefined ? Number.NaN : before / step
-    if (!(Number.isFinite(ratio) && Math.abs(ratio - Math.round(ratio)) < 1e-9)) out.push(...no(path, `numbers must be multiples of ${step} now`))
+    // exact only: a ratio that is not a whole number in floating point may leave a remainder the validator refuses
+    if (!(before !== undefined && Number.isInteger(before / step))) out.push(...no(path, `numbers must be multiples of ${step} now`))
   }
   return out
 }
@@ -190,7 +195,8 @@ function judgeObject(i: JsonSchema, o: JsonSchema, path: string): Finding[] {
   const oReq = new Set((o.required as string[] | undefined) ?? [])
   // an object that does not say `additionalProperties` holds its listed properties only, as far as the contract
   // goes: typed callers send no others and ignore others they get (docs/evolution.md)
-  const iExtra = i.additionalProperties === undefined ? false : extraOf(i)
+  const listsProperties = i.type === 'object' || (Array.isArray(i.type) && i.type.includes('object')) || i.properties !== undefined
+  const iExtra = i.additionalProperties === undefined && listsProperties ? false : extraOf(i)
   const oExtra = extraOf(o)
   for (const key of new Set([...Object.keys(iProps), ...Object.keys(oProps)])) {
     const at = `${path}/${key}`
@@ -221,7 +227,9 @@ function extraOf(s: JsonSchema): JsonSchema | false {
 
 function judgeArray(i: JsonSchema, o: JsonSchema, path: string): Finding[] {
   const out: Finding[] = []
-  out.push(...judge(isObject(i.items) ? i.items : {}, isObject(o.items) ? o.items : {}, `${path}/[]`))
+  if (Array.isArray(i.items) || Array.isArray(o.items)) return unknown(path, 'items as a list (tuples) is not judged')
+  const itemsOf = (s: JsonSchema): JsonSchema | boolean => (typeof s.items === 'boolean' ? s.items : isObject(s.items) ? s.items : {})
+  out.push(...judge(itemsOf(i), itemsOf(o), `${path}/[]`))
   const [iMin, oMin] = [num(i.minItems, 0), num(o.minItems, 0)]
   if (oMin > iMin) out.push(...no(path, `arrays of ${iMin} to ${oMin - 1} items were accepted (minItems ${oMin} now)`))
   const [iMax, oMax] = [num(i.maxItems, Infinity), num(o.maxItems, Infinity)]

@@ -19,7 +19,11 @@ function parse(v: string): [number, number, number, string | undefined] {
   return [Number(m[1]), Number(m[2]), Number(m[3]), m[4]]
 }
 
-/** The part of the version that moved from `from` to `to` (a prerelease or build change alone counts as a patch). */
+/**
+ * The part of the version that moved from `from` to `to`. With the same major.minor.patch: a release after its
+ * prerelease, or a later prerelease, counts as a patch; a prerelease after its release, or an earlier one, as a
+ * downgrade; build metadata alone as none (semver gives it no precedence).
+ */
 export function bumpBetween(from: string, to: string): VersionChange {
   const a = parse(from)
   const b = parse(to)
@@ -31,7 +35,27 @@ export function bumpBetween(from: string, to: string): VersionChange {
     if (b[k] > a[k]) return bump
     if (b[k] < a[k]) return 'downgrade'
   }
-  return from === to ? Bump.none : Bump.patch
+  const [pa, pb] = [a[3], b[3]]
+  if (pa === pb) return Bump.none
+  if (pb === undefined) return Bump.patch
+  if (pa === undefined) return 'downgrade'
+  return comparePrerelease(pb, pa) > 0 ? Bump.patch : 'downgrade'
+}
+
+/** Semver's prerelease precedence: dot-separated, numeric parts numerically and below alphanumeric ones. */
+function comparePrerelease(x: string, y: string): number {
+  const xs = x.split('.')
+  const ys = y.split('.')
+  for (let k = 0; k < Math.max(xs.length, ys.length); k++) {
+    const [p, q] = [xs[k], ys[k]]
+    if (p === undefined) return -1
+    if (q === undefined) return 1
+    const [np, nq] = [/^\d+$/.test(p), /^\d+$/.test(q)]
+    if (np && nq && Number(p) !== Number(q)) return Number(p) - Number(q)
+    if (np !== nq) return np ? -1 : 1
+    if (p !== q) return p < q ? -1 : 1
+  }
+  return 0
 }
 
 /**

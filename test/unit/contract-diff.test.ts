@@ -174,13 +174,38 @@ t.test('contract-diff - a construct it does not judge is unknown, never compatib
   )
 })
 
+t.test('contract-diff - edge cases found in review are never judged compatible', async (t) => {
+  const raw = (x: unknown) => x as TSchema
+  t.not(
+    input(
+      raw({ type: 'object', properties: { a: { type: 'number' } }, anyOf: [{ type: 'object' }] }),
+      raw({ type: 'object', properties: { a: { type: 'string' } } }),
+    ),
+    Verdict.compatible,
+    'keywords beside anyOf on the old side',
+  )
+  t.equal(input(raw({}), raw({ additionalProperties: false })), Verdict.breaking, 'any value before, no extra properties now')
+  t.equal(input(raw({}), raw({ properties: { a: { type: 'string' } } })), Verdict.breaking, 'any value before, a typed property now')
+  t.equal(input(Type.Array(Type.Number()), raw({ type: 'array', items: false })), Verdict.breaking, 'items: false')
+  t.equal(input(Type.Array(Type.Number()), raw({ type: 'array', items: [{ type: 'string' }] })), Verdict.unknown, 'items as a tuple list')
+  t.equal(input(Str(), raw({ type: [] })), Verdict.breaking, 'type: [] accepts nothing')
+  t.equal(input(Str(), raw({ anyOf: [] })), Verdict.breaking, 'an empty union accepts nothing (and does not crash)')
+  t.equal(input(Type.Number({ multipleOf: 2 }), Type.Number({ multipleOf: 2.000000001 })), Verdict.breaking, 'multipleOf compared exactly')
+  const refined = Type.Refine(Str(), (v) => v.length % 2 === 0)
+  t.equal(input(Str(), refined), Verdict.unknown, 'a refinement added is seen, and cannot be judged')
+})
+
 t.test('contract-diff - semver: which bump a version moved by, and whether it is enough', async (t) => {
   t.equal(bumpBetween('1.2.3', '2.0.0'), Bump.major)
   t.equal(bumpBetween('1.2.3', '1.3.0'), Bump.minor)
   t.equal(bumpBetween('1.2.3', '1.2.4'), Bump.patch)
   t.equal(bumpBetween('1.2.3', '1.2.3'), Bump.none)
   t.equal(bumpBetween('1.2.3', '1.2.2'), 'downgrade')
-  t.equal(bumpBetween('1.2.3-rc.1', '1.2.3'), Bump.patch, 'a prerelease dropped')
+  t.equal(bumpBetween('1.2.3-rc.1', '1.2.3'), Bump.patch, 'a release after its prerelease')
+  t.equal(bumpBetween('1.2.3', '1.2.3-rc.1'), 'downgrade', 'a prerelease of the same version comes before it')
+  t.equal(bumpBetween('1.2.3-rc.2', '1.2.3-rc.10'), Bump.patch, 'prerelease parts compare numerically')
+  t.equal(bumpBetween('1.2.3-rc.2', '1.2.3-beta'), 'downgrade')
+  t.equal(bumpBetween('1.2.3+a', '1.2.3+b'), Bump.none, 'build metadata has no precedence')
   t.ok(enoughBump('1.2.3', Bump.major, Bump.major))
   t.notOk(enoughBump('1.2.3', Bump.minor, Bump.major), 'breaking needs a major bump')
   t.ok(enoughBump('0.3.0', Bump.minor, Bump.major), 'before 1.0.0 a minor bump is enough for a breaking change')
