@@ -60,7 +60,8 @@ export type MethodError<C extends AnyContract, K extends MethodName<C>> =
 /** Service and method names are single NATS tokens. */
 export const NAME_PATTERN = /^[a-zA-Z][a-zA-Z0-9_-]*$/
 const RESERVED = new Set(['then', 'constructor', '__proto__'])
-const SEMVER = /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/
+/** A semver version: major, minor, patch and the prerelease as groups 1–4 (build metadata is matched, not captured). */
+export const SEMVER = /^(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$/
 
 /**
  * Declares a service contract.

@@ -24,19 +24,22 @@ async function current(dir: string): Promise<ContractsSnapshot> {
 }
 
 async function snapshot(args: CliArgs, io: Io): Promise<number> {
-  const text = formatSnapshot(await current(args.dir))
+  const s = await current(args.dir)
+  const text = formatSnapshot(s)
   if (args.out === undefined) io.out(text.trimEnd())
   else {
     writeFileSync(args.out, text)
-    io.out(`wrote ${args.out}: ${Object.keys(JSON.parse(text).contracts).length} contracts`)
+    io.out(`wrote ${args.out}: ${Object.keys(s.contracts).length} contracts`)
   }
   return ContractsExit.OK
 }
 
-function read(path: string): ContractsSnapshot {
+function readText(path: string): string {
   if (!existsSync(path)) throw new UsageError(`${path}: no such file`)
-  return parseSnapshot(readFileSync(path, 'utf8'), path)
+  return readFileSync(path, 'utf8')
 }
+
+const read = (path: string): ContractsSnapshot => parseSnapshot(readText(path), path)
 
 async function diff(files: readonly string[], args: CliArgs, io: Io): Promise<number> {
   if (files.length !== 2) throw new UsageError('contracts diff needs two snapshot files: OLD NEW')
@@ -51,9 +54,10 @@ async function check(args: CliArgs, io: Io): Promise<number> {
     io.out(`${args.lock} is missing: write it with \`switchboard contracts snapshot --out ${args.lock}\` and commit it`)
     return ContractsExit.BREAKING
   }
-  const lock = read(args.lock)
+  const text = readText(args.lock)
+  const lock = parseSnapshot(text, args.lock)
   const now = await current(args.dir)
-  if (formatSnapshot(now) === readFileSync(args.lock, 'utf8')) {
+  if (formatSnapshot(now) === text) {
     io.out(`contracts match ${args.lock} (${Object.keys(now.contracts).length} contracts)`)
     return ContractsExit.OK
   }

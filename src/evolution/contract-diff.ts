@@ -1,7 +1,7 @@
 import { canonicalSchema, type JsonSchema } from './canonical.ts'
 import { Subset, subsetFindings, subsetOf, type Finding } from './schema-subset.ts'
 import type { ContractSnapshot, ContractsSnapshot, MethodSnapshot } from './snapshot.ts'
-import { Bump, bumpBetween, enoughBump, requiredVersion, type VersionChange } from './semver.ts'
+import { Bump, bumpBetween, enoughBump, maxBump, requiredVersion, type VersionChange } from './semver.ts'
 
 /** What a change does to the callers and workers of the old version. */
 export const Verdict = { compatible: 'compatible', breaking: 'breaking', unknown: 'unknown' } as const
@@ -142,9 +142,4 @@ function schemaChange(where: string, a: JsonSchema | boolean, b: JsonSchema | bo
       bump: Bump.major,
       detail: `${f.path}: ${lead}${f.reason}${f.result === Subset.no ? ` (${who})` : ''}`,
     }))
-}
-
-function maxBump(a: Bump, b: Bump): Bump {
-  const order: readonly Bump[] = [Bump.none, Bump.patch, Bump.minor, Bump.major]
-  return order.indexOf(a) >= order.indexOf(b) ? a : b
 }

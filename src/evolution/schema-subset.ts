@@ -1,6 +1,6 @@
 import { Compile } from 'typebox/compile'
 import type { TSchema } from 'typebox'
-import { canonicalSchema, type JsonSchema } from './canonical.ts'
+import { canonicalSchema, isPlainObject, type JsonSchema } from './canonical.ts'
 
 /** Whether every value one schema accepts is accepted by another: yes, no, or cannot tell. */
 export const Subset = { yes: 'yes', no: 'no', unknown: 'unknown' } as const
@@ -59,12 +59,11 @@ export function subsetOf(findings: readonly Finding[]): Subset {
 
 const no = (path: string, reason: string): Finding[] => [{ result: Subset.no, path: path || '/', reason }]
 const unknown = (path: string, reason: string): Finding[] => [{ result: Subset.unknown, path: path || '/', reason }]
-const isObject = (x: unknown): x is JsonSchema => typeof x === 'object' && x !== null && !Array.isArray(x)
 
 function judge(i: JsonSchema | boolean, o: JsonSchema | boolean, path: string): Finding[] {
   if (i === false || o === true) return []
   if (i === true) i = {}
-  if (o === false) return isNever(i) ? [] : no(path, 'no value is accepted now')
+  if (o === false) return acceptsNothing(i) ? [] : no(path, 'no value is accepted now')
   if (sameJson(i, o) || Object.keys(o).length === 0 || acceptsNothing(i)) return []
   if (acceptsNothing(o)) return no(path, 'no value is accepted now')
   const foreign = [...Object.keys(i), ...Object.keys(o)].find((k) => !JUDGED.has(k))
@@ -93,10 +92,6 @@ function typesOf(s: JsonSchema): Set<string> {
   if (s.type === undefined) return new Set(['any'])
   const ts = Array.isArray(s.type) ? s.type : [s.type]
   return new Set(ts.length === 0 ? ['any'] : ts.map(String))
-}
-
-function isNever(s: JsonSchema): boolean {
-  return acceptsNothing(s)
 }
 
 /** Schemas that plainly accept no value: `enum: []`, `type: []`, `anyOf: []`. */
@@ -189,8 +184,8 @@ function judgeNumber(i: JsonSchema, o: JsonSchema, path: string): Finding[] {
 
 function judgeObject(i: JsonSchema, o: JsonSchema, path: string): Finding[] {
   const out: Finding[] = []
-  const iProps = (isObject(i.properties) ? i.properties : {}) as Record<string, JsonSchema>
-  const oProps = (isObject(o.properties) ? o.properties : {}) as Record<string, JsonSchema>
+  const iProps = (isPlainObject(i.properties) ? i.properties : {}) as Record<string, JsonSchema>
+  const oProps = (isPlainObject(o.properties) ? o.properties : {}) as Record<string, JsonSchema>
   const iReq = new Set((i.required as string[] | undefined) ?? [])
   const oReq = new Set((o.required as string[] | undefined) ?? [])
   // an object that does not say `additionalProperties` holds its listed properties only, as far as the contract
@@ -222,13 +217,13 @@ function judgeObject(i: JsonSchema, o: JsonSchema, path: string): Finding[] {
 function extraOf(s: JsonSchema): JsonSchema | false {
   const a = s.additionalProperties
   if (a === false) return false
-  return isObject(a) ? a : {}
+  return isPlainObject(a) ? a : {}
 }
 
 function judgeArray(i: JsonSchema, o: JsonSchema, path: string): Finding[] {
   const out: Finding[] = []
   if (Array.isArray(i.items) || Array.isArray(o.items)) return unknown(path, 'items as a list (tuples) is not judged')
-  const itemsOf = (s: JsonSchema): JsonSchema | boolean => (typeof s.items === 'boolean' ? s.items : isObject(s.items) ? s.items : {})
+  const itemsOf = (s: JsonSchema): JsonSchema | boolean => (typeof s.items === 'boolean' ? s.items : isPlainObject(s.items) ? s.items : {})
   out.push(...judge(itemsOf(i), itemsOf(o), `${path}/[]`))
   const [iMin, oMin] = [num(i.minItems, 0), num(o.minItems, 0)]
   if (oMin > iMin) out.push(...no(path, `arrays of ${iMin} to ${oMin - 1} items were accepted (minItems ${oMin} now)`))

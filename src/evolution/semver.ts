@@ -1,3 +1,5 @@
+import { SEMVER } from '../contract.ts'
+
 /** How far a version moved, or must move: semver's parts, largest last. */
 export const Bump = { none: 'none', patch: 'patch', minor: 'minor', major: 'major' } as const
 export type Bump = (typeof Bump)[keyof typeof Bump]
@@ -6,7 +8,6 @@ export type Bump = (typeof Bump)[keyof typeof Bump]
 export type VersionChange = Bump | 'downgrade'
 
 const ORDER: readonly Bump[] = [Bump.none, Bump.patch, Bump.minor, Bump.major]
-const SEMVER = /^(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$/
 
 /** A version that is not semver. */
 export class VersionError extends Error {
@@ -66,6 +67,11 @@ function comparePrerelease(x: string, y: string): number {
 export function enoughBump(from: string, has: VersionChange, needs: Bump): boolean {
   if (has === 'downgrade') return needs === Bump.none
   return ORDER.indexOf(has) >= ORDER.indexOf(effective(from, needs))
+}
+
+/** The larger of two bumps. */
+export function maxBump(a: Bump, b: Bump): Bump {
+  return ORDER.indexOf(a) >= ORDER.indexOf(b) ? a : b
 }
 
 /** The lowest version after `from` that is enough for `needs`. */
