@@ -24,13 +24,14 @@ export { protocolOf, transportUp, inboxPrefixOf, subjectBytesOf, headerBytesOf, 
 
 export { createClient } from './client/client.ts'
 export type { CallScope } from './client/client.ts'
-export { Call } from './client/call.ts'
+export { Call, MAX_UNSERVED_RESENDS } from './client/call.ts'
 export type { CallInit, CallSettings } from './client/call.ts'
 export { Caller, callerOf, cancelled, Fate, DEFAULT_DEADLINE_SWEEP_MS, DEFAULT_PROBE_MS } from './client/caller.ts'
 export type { ReplySink } from './client/caller.ts'
 export { Balancer, Instance } from './client/balancer.ts'
 export type { BalancerState, Probe } from './client/balancer.ts'
 export { balancerOf } from './client/balancer-registry.ts'
+export { SkewWatch, skewWatchOf } from './client/skew-watch.ts'
 export { backoff, attemptTimeout, sleep } from './client/retry.ts'
 
 export { Admission, Refusal } from './worker/admission.ts'

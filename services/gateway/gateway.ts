@@ -66,7 +66,7 @@ export async function startGateway(nc: NatsConnection, feed: NatsConnection, opt
 
   const clientOf = (contract: AnyContract) => {
     let c = clients.get(contract)
-    if (c === undefined) clients.set(contract, (c = client(nc, contract, { timeout: opts.callTimeout })))
+    if (c === undefined) clients.set(contract, (c = client(nc, contract, { timeout: opts.callTimeout, skew: { logger: opts.logger } })))
     return c
   }
 

@@ -1,5 +1,5 @@
 import type { NatsConnection } from '@nats-io/nats-core'
-import { discover, type Found, type MicroInfo, type MicroStats } from 'switchboard'
+import { discover, MicroMeta, mixOf, type Found, type MicroInfo, type MicroStats, type ServiceMix } from 'switchboard'
 import { resolveOpsOptions, type OpsOptions, type ResolvedOpsOptions } from './options.ts'
 import type { InstanceView, MethodView, OpsSnapshot, ServiceView } from './snapshot.ts'
 
@@ -32,16 +32,28 @@ export interface MonitorOptions extends OpsOptions {
 
 const add = (a: Counts, b: Counts) => ((a.n += b.n), (a.e += b.e), (a.ns += b.ns))
 
+/** Stands for the contract of instances that publish no contract hash (not switchboard workers). */
+const NO_HASH = '?'
+/** Mixes kept (by service and hash set); the oldest go first. */
+const MAX_MIXES = 64
+
+const hashOf = (s: MicroStats) => s.metadata?.[MicroMeta.ContractHash] ?? NO_HASH
+
 /**
  * Polls `$SRV.STATS` (requestMany, collecting for `wait` ms) every `intervalMs` once started, asks `$SRV.INFO.<name>` once per new service for
  * its description, and turns the cumulative counters of every instance into rates, error ratios and latencies over
- * the last `windowMs`, with `historyMs` of per-poll history for charts. Nothing is sent before start().
+ * the last `windowMs`, with `historyMs` of per-poll history for charts. When the instances of a service run more than
+ * one contract (`switchboard.contract_hash` in STATS), it asks `$SRV.INFO.<name>` once per set of hashes whether
+ * they may serve side by side (mixOf), without holding up the poll: a later snapshot shows the mix. Nothing is sent
+ * before start().
  */
 export class OpsMonitor {
   readonly #nc: NatsConnection
   readonly #opts: ResolvedOpsOptions
   readonly #self: (() => MicroStats) | undefined
   readonly #descriptions = new Map<string, string>()
+  /** By `service\thashes` (sorted, comma-separated): the mix, or `pending` while INFO is asked. */
+  readonly #mixes = new Map<string, ServiceMix | 'pending'>()
   readonly #instances = new Map<string, Instance>()
   readonly #prev = new Map<string, Counts>()
   readonly #ticks: Tick[] = []
@@ -185,6 +197,31 @@ export class OpsMonitor {
       .catch(() => this.#descriptions.delete(name))
   }
 
+  /** The mix of the contracts `list` runs: undefined for one contract, or while it is being asked. */
+  #mixOf(name: string, list: readonly Instance[]): ServiceMix | undefined {
+    const hashes = [...new Set(list.map((i) => hashOf(i.reply)))].sort()
+    if (hashes.length <= 1) return undefined
+    const key = `${name}\t${hashes.join(',')}`
+    const known = this.#mixes.get(key)
+    if (known !== undefined) return known === 'pending' ? undefined : known
+    this.#mixes.set(key, 'pending')
+    void discover<MicroInfo>(this.#nc, 'INFO', { service: name, wait: this.#opts.wait, until: 'timer' })
+      .then((found) => {
+        const infos = found.map((f) => f.reply)
+        const answered = new Set(infos.map((i) => i.metadata?.[MicroMeta.ContractHash]))
+        // an instance that did not answer in time: ask again at the next poll rather than keep a partial mix
+        if (hashes.some((h) => h !== NO_HASH && !answered.has(h))) return void this.#mixes.delete(key)
+        this.#mixes.delete(key)
+        this.#mixes.set(key, mixOf(name, infos))
+        for (const k of this.#mixes.keys()) {
+          if (this.#mixes.size <= MAX_MIXES) break
+          this.#mixes.delete(k)
+        }
+      })
+      .catch(() => this.#mixes.delete(key))
+    return undefined
+  }
+
   #build(now: number): OpsSnapshot {
     const o = this.#opts
     const window = this.#ticks.filter((t) => t.at > now - o.windowMs)
@@ -214,6 +251,7 @@ export class OpsMonitor {
           return {
             id: reply.id,
             version: reply.version,
+            contractHash: reply.metadata?.[MicroMeta.ContractHash] ?? '',
             started: reply.started,
             rtt: Math.round(rtt * 10) / 10,
             requests,
@@ -246,6 +284,7 @@ export class OpsMonitor {
           name,
           description: this.#descriptions.get(name) ?? '',
           versions: [...new Set(list.map((i) => i.reply.version))].sort(),
+          mix: this.#mixOf(name, list),
           instances,
           methods,
           rate: series.rate,

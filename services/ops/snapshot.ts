@@ -1,3 +1,5 @@
+import type { ServiceMix } from 'switchboard'
+
 /** What the operations dashboard shows: the JSON of `GET /ops/api` and of every `/ops/events` event. */
 export interface OpsSnapshot {
   /** Epoch ms of the poll. */
@@ -20,6 +22,11 @@ export interface ServiceView {
   readonly description: string
   /** Versions its instances run, sorted. */
   readonly versions: readonly string[]
+  /**
+   * Whether the contracts its instances run may serve side by side; undefined while one contract hash is live (and
+   * until `$SRV.INFO` has answered after the set of hashes changed).
+   */
+  readonly mix: ServiceMix | undefined
   readonly instances: readonly InstanceView[]
   readonly methods: readonly MethodView[]
   /** Requests per second of the whole service, per poll (same length as OpsSnapshot.times). */
@@ -30,6 +37,8 @@ export interface ServiceView {
 export interface InstanceView {
   readonly id: string
   readonly version: string
+  /** Its `switchboard.contract_hash`, or an empty string when it publishes none. */
+  readonly contractHash: string
   /** RFC3339 start time. */
   readonly started: string
   /** Reply time of the last poll, ms. */

@@ -5,7 +5,9 @@ import { Header, wireHeaders } from '../wire/headers.ts'
 import { MicroMeta, type MicroInfo, type MicroStats } from '../ops/micro.ts'
 import type { CliArgs } from './args.ts'
 import { UsageError } from './args.ts'
-import { byService, info, ping, stats } from '../ops/discover.ts'
+import { byService, discover, info, ping, stats } from '../ops/discover.ts'
+import { mixOf, type ServiceMix } from '../ops/skew.ts'
+import { Verdict } from '../evolution/contract-diff.ts'
 import { isNoResponders, isTimeout } from '../wire/nats-errors.ts'
 import { nanos, parseMeta, table, uptime } from './format.ts'
 
@@ -16,32 +18,56 @@ export interface Io {
 
 const json = (v: unknown) => JSON.stringify(v, null, 2)
 
-/** `ls`: services, instance counts, versions, uptime of the longest-running instance. */
+/** How `ls` shows a service's mix of contracts in its MIX column. */
+function mixCell(mix: ServiceMix): string {
+  if (mix.verdict === 'single') return '-'
+  const label = mix.verdict === 'breaking' ? 'BREAKING' : mix.verdict
+  return `${label} (${mix.variants.length} contracts)`
+}
+
+/**
+ * `ls`: services, instance counts, versions, uptime of the longest-running instance, and whether the contracts its
+ * instances run may serve side by side (MIX, from one `$SRV.INFO` round asked in parallel with `$SRV.STATS`).
+ * `--long` adds one row per instance with its version and contract hash. Exits 1 when some service runs a breaking
+ * mix of contracts (the changes are printed after the table), 0 otherwise, an `unknown` mix included.
+ */
 export async function ls(nc: NatsConnection, args: CliArgs, io: Io): Promise<number> {
   const now = Date.now()
-  const groups = byService(await stats(nc, undefined, args.wait))
+  const [statsFound, infoFound] = await Promise.all([stats(nc, undefined, args.wait), discover<MicroInfo>(nc, 'INFO', { wait: args.wait })])
+  const groups = byService(statsFound)
+  const infos = byService(infoFound)
+  const hashOf = (s: MicroStats): string | null =>
+    s.metadata?.[MicroMeta.ContractHash] ?? infos.get(s.name)?.find((i) => i.id === s.id)?.metadata?.[MicroMeta.ContractHash] ?? null
   const services = [...groups].map(([name, list]) => ({
     name,
     instances: list.length,
     versions: [...new Set(list.map((s) => s.version))].sort(),
     uptime_ms: Math.max(...list.map((s) => now - Date.parse(s.started))),
-    ids: list.map((s) => ({ id: s.id, version: s.version, started: s.started, uptime_ms: now - Date.parse(s.started) })),
+    mix: mixOf(name, infos.get(name) ?? []),
+    ids: list.map((s) => ({ id: s.id, version: s.version, contract_hash: hashOf(s), started: s.started, uptime_ms: now - Date.parse(s.started) })),
   }))
+  const code = services.some((s) => s.mix.verdict === Verdict.breaking) ? 1 : 0
   if (args.json) {
     io.out(json(services))
-    return 0
+    return code
   }
   if (services.length === 0) {
     io.out('no services answered')
     return 0
   }
-  const rows = [['SERVICE', 'INSTANCES', 'VERSIONS', 'UPTIME']]
+  const rows = [['SERVICE', 'INSTANCES', 'VERSIONS', 'UPTIME', 'MIX']]
   for (const s of services) {
-    rows.push([s.name, String(s.instances), s.versions.join(','), uptime(s.uptime_ms)])
-    if (args.long) for (const i of s.ids) rows.push([`  ${i.id}`, '', i.version, uptime(i.uptime_ms)])
+    rows.push([s.name, String(s.instances), s.versions.join(','), uptime(s.uptime_ms), mixCell(s.mix)])
+    if (args.long) for (const i of s.ids) rows.push([`  ${i.id}`, '', `${i.version} ${i.contract_hash?.slice(0, 8) ?? '-'}`, uptime(i.uptime_ms), ''])
   }
-  io.out(table(rows))
-  return 0
+  const notes: string[] = []
+  for (const s of services) {
+    if (s.mix.verdict !== Verdict.breaking && s.mix.verdict !== Verdict.unknown) continue
+    const what = s.mix.verdict === Verdict.breaking ? 'incompatible mix' : 'mix of unknown compatibility'
+    for (const c of s.mix.changes) notes.push(`${s.name}: ${what}: ${c.where}: ${c.detail}`)
+  }
+  io.out(table(rows).replace(/ +$/gm, '') + (notes.length > 0 ? `\n\n${notes.join('\n')}` : ''))
+  return code
 }
 
 /** `info <service>`: each method with subject, queue group, schemas and declared errors. */

@@ -19,6 +19,8 @@ export class Instance {
   outstanding = 0
   heardAt = 0
   gone = false
+  /** Methods this instance answered as unknown (an older contract): no call to them is sent here. */
+  lacks: Set<string> | undefined = undefined
   readonly #subjects = new Map<string, string>()
   constructor(readonly id: string) {}
 
@@ -59,6 +61,9 @@ export class Balancer {
   #clock = 0
   #state: BalancerState
   readonly #probe: Probe | undefined
+  /** Methods some known instance lacks: their calls go only to instances not known to lack them. */
+  readonly #contested = new Set<string>()
+  readonly #listeners = new Set<(id: string) => void>()
 
   /** Without `probe`, direct calls start with the first instance heard from. */
   constructor(
@@ -84,11 +89,17 @@ export class Balancer {
     return this.#state === 'off'
   }
 
-  /** The instance for the next call, counted as in flight until `done()`; undefined: use the queue group. */
-  pick(): Instance | undefined {
+  /**
+   * The instance for the next call of `method`, counted as in flight until `done()`; undefined: use the queue
+   * group. While some known instance lacks `method` (a rollout), only instances not known to lack it are picked and
+   * none of its calls explores, so they do not land on an old worker through the queue group.
+   */
+  pick(method?: string): Instance | undefined {
     const list = this.#instances
     const n = list.length
-    if (this.#state !== 'on' || n === 0 || ++this.#calls % this.options.exploreEvery === 0) return undefined
+    if (this.#state !== 'on' || n === 0) return undefined
+    if (this.#contested.size !== 0 && method !== undefined && this.#contested.has(method)) return this.#pickServing(method)
+    if (++this.#calls % this.options.exploreEvery === 0) return undefined
     const start = this.#turn++ % n
     let best = list[start]!
     for (let i = 1; i < n && best.outstanding > 0; i++) {
@@ -97,6 +108,41 @@ export class Balancer {
     }
     best.outstanding++
     return best
+  }
+
+  #pickServing(method: string): Instance | undefined {
+    let best: Instance | undefined
+    const list = this.#instances
+    const start = this.#turn++ % list.length
+    for (let k = 0; k < list.length; k++) {
+      const c = list[(start + k) % list.length]!
+      if (c.lacks?.has(method) !== true && (best === undefined || c.outstanding < best.outstanding)) best = c
+    }
+    if (best !== undefined) best.outstanding++
+    return best
+  }
+
+  /**
+   * Instance `id` does not serve `method` (it answered it as unknown, or its `$SRV.INFO` lists no such method).
+   * True when this was news: the instance is known and was not yet known to lack it.
+   */
+  lacking(id: string, method: string): boolean {
+    const i = this.#byId.get(id)
+    if (i === undefined || i.gone || i.lacks?.has(method) === true) return false
+    ;(i.lacks ??= new Set()).add(method)
+    this.#contested.add(method)
+    return true
+  }
+
+  /** Whether some known instance lacks `method`. */
+  contested(method: string): boolean {
+    return this.#contested.has(method)
+  }
+
+  /** Calls `listener` with the id of every instance the balancer starts to know; returns a function that stops it. */
+  onInstance(listener: (id: string) => void): () => void {
+    this.#listeners.add(listener)
+    return () => void this.#listeners.delete(listener)
   }
 
   /** A call to `i` ended. */
@@ -144,6 +190,7 @@ export class Balancer {
       if (!isInstanceId(id)) return
       this.#byId.set(id, (i = new Instance(id)))
       this.#admit(i)
+      for (const l of this.#listeners) l(id)
     } else if (i.gone) {
       i.gone = false
       this.#admit(i)
@@ -159,6 +206,7 @@ export class Balancer {
     const at = this.#instances.indexOf(i)
     if (at !== -1) this.#instances.splice(at, 1)
     this.#release(i)
+    if (i.lacks !== undefined) for (const m of i.lacks) if (!this.#instances.some((o) => o.lacks?.has(m) === true)) this.#contested.delete(m)
   }
 
   /** No more direct calls: every call goes through the queue group from now on. */
@@ -171,6 +219,7 @@ export class Balancer {
   #admit(i: Instance): void {
     if (this.#instances.length >= this.options.maxInstances) this.forget(this.#instances.reduce((a, b) => (b.heardAt < a.heardAt ? b : a)))
     this.#instances.push(i)
+    if (i.lacks !== undefined) for (const m of i.lacks) this.#contested.add(m)
   }
 
   #release(i: Instance): void {

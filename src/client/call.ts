@@ -9,6 +9,12 @@ import { attemptTimeout, backoff, sleep, type RetryOptions } from './retry.ts'
 import { RpcError, systemError } from '../rpc-error.ts'
 import { describeIssues, issuesOf, validatorsOf } from '../validator.ts'
 
+/**
+ * How many times one attempt is sent on after workers answered its method as unknown (older workers in a rollout).
+ * Each such answer means the call did not run; with balancing on, the instance is then skipped for the method.
+ */
+export const MAX_UNSERVED_RESENDS = 16
+
 /** What client middleware sees of a call. Middleware may change `input` and `headers` before `next()`. */
 export interface ClientContext {
   readonly service: string
@@ -66,6 +72,7 @@ export class Call implements ClientContext {
   #body: Uint8Array | undefined = undefined
   #attempts = 1
   #attempt = 0
+  #unserved = 0
   #headers: MsgHdrs | undefined = undefined
   /** Epoch ms at which the current attempt times out (its Rpc-Deadline). */
   #attemptDeadline = 0
@@ -126,17 +133,15 @@ export class Call implements ClientContext {
       return this.#reject(err)
     }
     this.#attemptDeadline = now + timeout
-    const instance = this.#settings.balancer?.pick()
+    this.#dispatch(timeout)
+  }
+
+  /** Sends the current attempt to the instance the balancer picks, or through the queue group. */
+  #dispatch(timeout: number): void {
+    const instance = this.#settings.balancer?.pick(this.method)
     this.#instance = instance
-    this.#settings.caller.send(
-      instance === undefined ? this.subject : instance.subjectOf(this.subject),
-      this.#body!,
-      this.#headers,
-      timeout,
-      this.signal,
-      Call.#sink,
-      this,
-    )
+    const subject = instance === undefined ? this.subject : instance.subjectOf(this.subject)
+    this.#settings.caller.send(subject, this.#body!, this.#headers, timeout, this.signal, Call.#sink, this)
   }
 
   #onReply(msg: Msg): void {
@@ -159,6 +164,7 @@ export class Call implements ClientContext {
     if (instance !== undefined) balancer!.answered(instance, code)
     else if (balancer?.hears(code)) this.#heard(balancer, msg)
     if (code === OK) return this.#resolve((env as { result: unknown }).result)
+    if (code === 'UNIMPLEMENTED' && this.#sendOnUnserved(instance, msg)) return
     const { message, data } = env as { status: string; message: string; data?: unknown }
     this.#onFail(new RpcError(code, message, { status: statusOf(this.#spec, code, msg), data }), undefined)
   }
@@ -167,6 +173,23 @@ export class Call implements ClientContext {
   #heard(balancer: Balancer, msg: Msg): void {
     const id = readHeaders(msg)[Header.Instance]
     if (id !== undefined) balancer.heard(id)
+  }
+
+  /**
+   * A worker answered this method as unknown (`Rpc-Unknown-Method`: an older contract, the call did not run): the
+   * balancer learns that its instance lacks the method, and the attempt goes on to another instance (one not known
+   * to lack it, else the queue group), up to MAX_UNSERVED_RESENDS times and while time is left of it.
+   */
+  #sendOnUnserved(instance: Instance | undefined, msg: Msg): boolean {
+    const h = readHeaders(msg)
+    if (h[Header.UnknownMethod] !== this.method) return false
+    const balancer = this.#settings.balancer
+    const id = instance?.id ?? h[Header.Instance]
+    if (balancer !== undefined && id !== undefined) balancer.lacking(id, this.method)
+    const timeout = this.#attemptDeadline - Date.now()
+    if (++this.#unserved > MAX_UNSERVED_RESENDS || timeout <= 0) return false
+    this.#dispatch(timeout)
+    return true
   }
 
   /** Sends the current attempt again through the queue group, when time is left of it. */

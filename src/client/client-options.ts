@@ -4,6 +4,7 @@ import type { TraceMode } from '../ops/trace.ts'
 import { DEFAULT_BALANCE, type BalanceOptions } from './balancer.ts'
 import type { ClientContext } from './call.ts'
 import { DEFAULT_RETRY, type RetryOptions } from './retry.ts'
+import { DEFAULT_SKEW, type SkewOptions } from './skew-watch.ts'
 
 /** Middleware around every call of a client: `(ctx, next) => Promise<output>`. */
 export type ClientMiddleware = Middleware<ClientContext, unknown>
@@ -36,6 +37,12 @@ export interface ClientOptions {
    * `false`: every call goes through the queue group, which picks a worker at random.
    */
   readonly balance?: boolean | Partial<BalanceOptions>
+  /**
+   * Contract skew detection (default off; on in the chat gateway): from the first call on, compares this client's
+   * contract with what the service's instances publish in `$SRV.INFO`, reports each instance whose contract
+   * differs once (logger, `onSkew`), and keeps calls of methods an instance lacks off it (docs/evolution.md).
+   */
+  readonly skew?: boolean | Partial<SkewOptions>
 }
 
 export interface ResolvedClientOptions {
@@ -48,6 +55,7 @@ export interface ResolvedClientOptions {
   readonly captureStack: boolean
   readonly trace: TraceMode
   readonly balance: BalanceOptions | false
+  readonly skew: SkewOptions | false
 }
 
 export const DEFAULT_CLIENT_OPTIONS: ResolvedClientOptions = Object.freeze({
@@ -60,6 +68,7 @@ export const DEFAULT_CLIENT_OPTIONS: ResolvedClientOptions = Object.freeze({
   captureStack: false,
   trace: 'auto',
   balance: DEFAULT_BALANCE,
+  skew: false,
 })
 
 /** Fills unset options from DEFAULT_CLIENT_OPTIONS; never changes its argument. */
@@ -78,6 +87,7 @@ export function resolveClientOptions(options: ClientOptions = {}): ResolvedClien
     captureStack: options.captureStack ?? d.captureStack,
     trace: options.trace ?? d.trace,
     balance: resolveBalance(options.balance),
+    skew: resolveSkew(options.skew),
   }
 }
 
@@ -89,6 +99,15 @@ function resolveBalance(option: boolean | Partial<BalanceOptions> | undefined): 
     if (!Number.isInteger(b[k]) || b[k] < 1) throw new TypeError(`balance.${k} must be an integer >= 1, got ${b[k]}`)
   }
   return b
+}
+
+function resolveSkew(option: boolean | Partial<SkewOptions> | undefined): SkewOptions | false {
+  if (option === undefined || option === false) return false
+  const s = option === true ? DEFAULT_SKEW : { ...DEFAULT_SKEW, ...option }
+  for (const k of ['intervalMs', 'wait'] as const) {
+    if (!(s[k] > 0) || !Number.isFinite(s[k])) throw new TypeError(`skew.${k} must be a finite, positive number of ms, got ${s[k]}`)
+  }
+  return s
 }
 
 /** A timeout must be a finite, positive number of ms. */

@@ -2,6 +2,7 @@ import { nuid, type NatsConnection } from '@nats-io/nats-core'
 import { Call, type CallSettings } from './call.ts'
 import { balancerOf } from './balancer-registry.ts'
 import { callerOf } from './caller.ts'
+import { skewWatchOf } from './skew-watch.ts'
 import { compose } from '../compose.ts'
 import type { AnyContract, InputOf, MethodName, OutputOf } from '../contract.ts'
 import { Header, type HeaderRecord } from '../wire/headers.ts'
@@ -58,12 +59,14 @@ export function createClient<C extends AnyContract>(nc: NatsConnection, contract
   const caller = callerOf(nc)
   const balancer = opts.balance === false ? undefined : balancerOf(nc, `${opts.prefix}.${contract.name}`, opts.balance)
   const settings: CallSettings = { caller, retry: opts.retry, validateInput: opts.validateInput, balancer }
+  const skew = opts.skew === false ? undefined : skewWatchOf(nc, contract, opts.prefix, opts.skew, balancer)
   const run = compose(opts.middleware, (call: Call) => call.send())
   const subjects = new Map(Object.keys(contract.methods).map((m) => [m, `${opts.prefix}.${contract.name}.${m}`]))
   const tracing = tracingFor(opts.trace)
   const $call = (method: string, input: unknown, call?: CallOptions): Promise<unknown> => {
     const subject = subjects.get(method)
     if (subject === undefined) return Promise.reject(systemError('UNIMPLEMENTED', `${contract.name} has no method '${method}'`))
+    skew?.touch()
     const now = Date.now()
     let timeout = opts.timeout
     if (call?.timeout !== undefined) {

@@ -46,12 +46,17 @@ export function diffSnapshots(before: ContractsSnapshot, after: ContractsSnapsho
 
 /** The verdict of a whole diff: breaking when any change is, else unknown when any is, else compatible. */
 export function overallVerdict(diffs: readonly ServiceDiff[]): Verdict {
-  const all = diffs.flatMap((d) => d.changes)
+  return verdictOf(diffs.flatMap((d) => d.changes))
+}
+
+/** The verdict of a list of changes: breaking when any is, else unknown when any is, else compatible. */
+export function verdictOf(all: readonly Change[]): Verdict {
   if (all.some((c) => c.verdict === Verdict.breaking)) return Verdict.breaking
   return all.some((c) => c.verdict === Verdict.unknown) ? Verdict.unknown : Verdict.compatible
 }
 
-function diffService(name: string, a: ContractSnapshot | undefined, b: ContractSnapshot | undefined): ServiceDiff {
+/** The changes of one contract from `a` to `b` (either may be absent: a service added or removed). */
+export function diffService(name: string, a: ContractSnapshot | undefined, b: ContractSnapshot | undefined): ServiceDiff {
   const changes: Change[] = []
   if (a === undefined) changes.push({ where: name, verdict: Verdict.compatible, bump: Bump.minor, detail: 'new service' })
   else if (b === undefined) changes.push({ where: name, verdict: Verdict.breaking, bump: Bump.major, detail: 'service removed: its callers get no responders' })

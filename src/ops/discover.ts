@@ -12,6 +12,8 @@ export interface Found<T> {
 export interface DiscoverOptions {
   /** Ask only the instances of this service. */
   readonly service?: string
+  /** Ask only this instance of `service`. */
+  readonly instance?: string
   /** Collect replies for at most this many ms. */
   readonly wait?: number
   /**
@@ -21,7 +23,7 @@ export interface DiscoverOptions {
   readonly until?: 'stall' | 'timer'
 }
 
-export const DEFAULT_DISCOVER_OPTIONS = { service: undefined, wait: 1_000, until: 'stall' } as const satisfies DiscoverOptions
+export const DEFAULT_DISCOVER_OPTIONS = { service: undefined, instance: undefined, wait: 1_000, until: 'stall' } as const satisfies DiscoverOptions
 
 const STALL_MS = 300
 
@@ -35,13 +37,13 @@ const STALL_MS = 300
  * ```
  */
 export async function discover<T extends MicroIdentity>(nc: NatsConnection, verb: MicroVerb, options: DiscoverOptions = {}): Promise<Found<T>[]> {
-  const { service, wait, until } = { ...DEFAULT_DISCOVER_OPTIONS, ...options }
+  const { service, instance, wait, until } = { ...DEFAULT_DISCOVER_OPTIONS, ...options }
   const found: Found<T>[] = []
   const t0 = performance.now()
   const text = new TextDecoder()
   try {
     const replies = await nc.requestMany(
-      microSubject(verb, service),
+      microSubject(verb, service, service === undefined ? undefined : instance),
       Empty,
       until === 'stall' ? { strategy: 'stall', maxWait: wait, stall: STALL_MS } : { strategy: 'timer', maxWait: wait },
     )

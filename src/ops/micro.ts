@@ -1,5 +1,6 @@
 import type { NatsConnection, Subscription } from '@nats-io/nats-core'
 import type { AnyContract, MethodSpec } from '../contract.ts'
+import { fingerprintOf } from '../evolution/fingerprint.ts'
 import type { EndpointStats } from './call-stats.ts'
 
 /** The NATS micro (ADR-32) verbs a worker answers on `$SRV.<verb>[.<service>[.<id>]]`. */
@@ -57,25 +58,30 @@ export interface MicroHost {
 export const MicroMeta = {
   Protocol: 'switchboard.protocol',
   ContractVersion: 'switchboard.contract_version',
+  /** A hash of the contract's methods (evolution/fingerprint.ts): instances with the same one answer alike. */
+  ContractHash: 'switchboard.contract_hash',
   Prefix: 'switchboard.prefix',
   Input: 'switchboard.input_schema',
   Output: 'switchboard.output_schema',
   Errors: 'switchboard.errors',
   Idempotent: 'switchboard.idempotent',
   Description: 'switchboard.description',
+  /** A hash of the method's schemas, declared errors, idempotence and description. */
+  SchemaHash: 'switchboard.schema_hash',
 } as const
 
-/** Service-level metadata: protocol, contract version and subject prefix. */
+/** Service-level metadata: protocol, contract version and hash, subject prefix. */
 export function serviceMetadata(host: MicroHost): Record<string, string> {
   return {
     [MicroMeta.Protocol]: '1',
     [MicroMeta.ContractVersion]: host.contract.version,
+    [MicroMeta.ContractHash]: fingerprintOf(host.contract).contract,
     [MicroMeta.Prefix]: host.options.prefix,
   }
 }
 
-/** Endpoint metadata: the method's JSON Schemas and declared errors, each as a JSON string. */
-export function endpointMetadata(spec: MethodSpec): Record<string, string> {
+/** Endpoint metadata: the method's JSON Schemas and declared errors, each as a JSON string, and its hash. */
+export function endpointMetadata(spec: MethodSpec, schemaHash?: string): Record<string, string> {
   const errors: Record<string, { status: number; data?: unknown; description?: string }> = {}
   for (const [code, e] of Object.entries(spec.errors ?? {})) errors[code] = { status: e.status, data: e.data, description: e.description }
   return {
@@ -84,6 +90,7 @@ export function endpointMetadata(spec: MethodSpec): Record<string, string> {
     [MicroMeta.Errors]: JSON.stringify(errors),
     [MicroMeta.Idempotent]: String(spec.idempotent === true),
     [MicroMeta.Description]: spec.description ?? '',
+    ...(schemaHash !== undefined && { [MicroMeta.SchemaHash]: schemaHash }),
   }
 }
 
@@ -101,11 +108,12 @@ export function pingOf(host: MicroHost): MicroIdentity {
 export function infoOf(host: MicroHost): MicroInfo {
   const { contract, options } = host
   const queue = options.queue ?? contract.name
+  const hashes = fingerprintOf(contract).methods
   const endpoints = Object.entries(contract.methods).map(([name, spec]) => ({
     name,
     subject: `${options.prefix}.${contract.name}.${name}`,
     queue_group: queue,
-    metadata: endpointMetadata(spec),
+    metadata: endpointMetadata(spec, hashes[name]),
   }))
   return { ...identity(host, MicroType.INFO), description: contract.description, endpoints }
 }

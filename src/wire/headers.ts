@@ -7,6 +7,8 @@ export const Header = {
   Deadline: 'Rpc-Deadline',
   Id: 'Rpc-Id',
   Instance: 'Rpc-Instance',
+  /** On an UNIMPLEMENTED reply: the worker has no such method (its contract is older), so the call did not run. */
+  UnknownMethod: 'Rpc-Unknown-Method',
   Authorization: 'Authorization',
   TraceParent: 'traceparent',
   TraceState: 'tracestate',

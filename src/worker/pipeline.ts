@@ -100,10 +100,13 @@ export class CallPipeline {
     this.deps.observer?.end(e.name, readHeaders(msg)[Header.Id], 0, failure, undefined)
   }
 
-  /** Answers a call to a method this worker does not have. */
-  unimplemented(msg: Msg, version: string): void {
-    const method = msg.subject.slice(msg.subject.lastIndexOf('.') + 1)
-    this.deps.responder.fail(msg, { code: 'UNIMPLEMENTED', status: 501, message: `${this.deps.service} ${version} has no method '${method}'` })
+  /**
+   * Answers a call to a method this worker does not have (`method`), saying so in `Rpc-Unknown-Method`: the call did
+   * not run, so a client may send it to another instance.
+   */
+  unimplemented(msg: Msg, version: string, method: string): void {
+    const failure = { code: 'UNIMPLEMENTED', status: 501, message: `${this.deps.service} ${version} has no method '${method}'` }
+    this.deps.responder.fail(msg, failure, { [Header.UnknownMethod]: method })
   }
 
   /** Answers a call (its result, or `err` as an error envelope), then counts and observes it. Never throws. */

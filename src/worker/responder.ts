@@ -1,7 +1,7 @@
 import type { Msg, MsgHdrs, NatsConnection } from '@nats-io/nats-core'
 import type { Logger } from '../logger.ts'
 import { encodeFailure, encodeOk, type Failure } from '../wire/codec.ts'
-import { Header, wireHeaders } from '../wire/headers.ts'
+import { Header, wireHeaders, type HeaderRecord } from '../wire/headers.ts'
 import { publish } from '../wire/publisher.ts'
 
 const SERVICE_ERROR_MAX = 256
@@ -39,18 +39,18 @@ export class Responder {
     this.#send(msg, encodeOk(result), undefined)
   }
 
-  /** Sends an error envelope. Never throws. */
-  fail(msg: Msg, f: Failure): void {
+  /** Sends an error envelope, with `extra` headers when given. Never throws. */
+  fail(msg: Msg, f: Failure, extra?: HeaderRecord): void {
     let body: Uint8Array
     try {
       body = encodeFailure(f.code, f.message, f.data)
     } catch {
       body = encodeFailure(f.code, f.message)
     }
-    this.#send(msg, body, f)
+    this.#send(msg, body, f, extra)
   }
 
-  #send(msg: Msg, body: Uint8Array, f: Failure | undefined): void {
+  #send(msg: Msg, body: Uint8Array, f: Failure | undefined, extra?: HeaderRecord): void {
     if (msg.reply === undefined || msg.reply === '') return
     try {
       const advert = this.#advert !== undefined && !this.#direct.has(msg.sid) ? this.#advert : undefined
@@ -61,6 +61,7 @@ export class Responder {
               [Header.ServiceError]: headerSafe(f.message),
               [Header.ServiceErrorCode]: String(f.status),
               ...(advert && { [Header.Instance]: this.#id }),
+              ...extra,
             })
       publish(this.nc, msg.reply, '', headers, body)
     } catch (err) {

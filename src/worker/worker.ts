@@ -130,13 +130,20 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
     const queue = this.options.queue ?? this.contract.name
     this.#pipeline = this.#pipelineWith(await this.#observe())
     for (const e of this.#endpoints.values()) this.#subs.push(this.#subscribe(e.subject, queue, () => e))
-    const wildcard = `${this.options.prefix}.${this.contract.name}.*`
-    const offset = wildcard.length - 1
-    this.#subs.push(this.#subscribe(wildcard, queue, (msg) => this.#endpoints.get(msg.subject.slice(offset))))
+    const base = `${this.options.prefix}.${this.contract.name}.`
+    // a catch-all shares its queue group with the method subjects, so it may get any call: it routes by the subject,
+    // and answers methods this contract lacks as unknown (UNIMPLEMENTED, Rpc-Unknown-Method)
+    const route = (subject: string, end: number) => {
+      const m = subject.slice(base.length, end)
+      return this.#endpoints.get(m) ?? m
+    }
+    this.#subs.push(this.#subscribe(`${base}*`, queue, (msg) => route(msg.subject, msg.subject.length)))
     if (this.options.micro) this.#subs.push(...subscribeMicro(this.nc, this))
     const direct: Subscription[] = []
     if (this.options.direct && isInstanceId(this.id)) {
       for (const e of this.#endpoints.values()) direct.push(this.#subscribe(`${e.subject}.${this.id}`, queue, () => e))
+      const cut = this.id.length + 1
+      direct.push(this.#subscribe(`${base}*.${this.id}`, queue, (msg) => route(msg.subject, msg.subject.length - cut)))
     }
     await this.nc.flush()
     this.#serveDirect(direct)
@@ -176,7 +183,8 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
     this.#responder.advertise(this.id, new Set(subs.map((s) => s.getID())))
   }
 
-  #subscribe(subject: string, queue: string, route: (msg: Msg) => Endpoint | undefined): Subscription {
+  /** Subscribes `subject`; `route` names the endpoint of a message, or the method it asks for when there is none. */
+  #subscribe(subject: string, queue: string, route: (msg: Msg) => Endpoint | string): Subscription {
     return this.nc.subscribe(subject, {
       queue,
       callback: (err, msg) => {
@@ -209,8 +217,8 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
     return observer.active || levelOn(logger, 'error') ? observer : undefined
   }
 
-  #dispatch(msg: Msg, endpoint: Endpoint | undefined): void {
-    if (endpoint === undefined) return this.#pipeline.unimplemented(msg, this.contract.version)
+  #dispatch(msg: Msg, endpoint: Endpoint | string): void {
+    if (typeof endpoint === 'string') return this.#pipeline.unimplemented(msg, this.contract.version, endpoint)
     if (this.#admission.tryStart()) return this.#pipeline.run(msg, endpoint)
     if (this.options.maxQueued === 0) return this.#refuse({ msg, endpoint, headers: {}, deadline: Infinity, since: 0 }, Refusal.full)
     const headers = readHeaders(msg)

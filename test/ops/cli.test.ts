@@ -1,7 +1,7 @@
 import t from 'tap'
 import { connectFor, freePort, serverFor } from '../harness/index.ts'
 import { startEcho } from '../fixtures/echo-worker.ts'
-import { cli } from '../fixtures/micro/cli.ts'
+import { cli, cliIn } from '../fixtures/micro/cli.ts'
 
 t.test('cli - against echo workers', async (t) => {
   const server = await serverFor(t, { jetstream: false })
@@ -11,23 +11,23 @@ t.test('cli - against echo workers', async (t) => {
   const s = ['--server', server.url]
 
   t.test('cli - ls shows each service with its instance count, version and uptime', async (t) => {
-    const json = await cli(['ls', '--json', ...s])
+    const json = await cli(['ls', '--json', ...s]) // the binary itself; the other cases run the CLI in this process
     t.equal(json.code, 0, json.stderr)
     const list = JSON.parse(json.stdout) as { name: string; instances: number; versions: string[]; ids: { id: string }[] }[]
     t.equal(list.length, 1)
     t.match(list[0], { name: 'echo', instances: 3, versions: ['1.0.0'] })
     t.same(new Set(list[0]!.ids.map((i) => i.id)), new Set(workers.map((w) => w.id)))
-    const text = await cli(['ls'], { NATS_URL: server.url })
+    const text = await cliIn(['ls'], { NATS_URL: server.url })
     t.equal(text.code, 0, text.stderr)
-    t.match(text.stdout, /^SERVICE\s+INSTANCES\s+VERSIONS\s+UPTIME\n/)
-    t.match(text.stdout, /\necho\s+3\s+1\.0\.0\s+\d+s\n?$/)
+    t.match(text.stdout, /^SERVICE\s+INSTANCES\s+VERSIONS\s+UPTIME\s+MIX\n/)
+    t.match(text.stdout, /\necho\s+3\s+1\.0\.0\s+\d+s\s+-\n?$/, 'one contract: no mix')
   })
 
   t.test('cli - call sends msgpack, prints the envelope and passes --auth as a bearer token', async (t) => {
-    const ok = await cli(['call', 'echo.echo', '{"text":"x"}', ...s])
+    const ok = await cliIn(['call', 'echo.echo', '{"text":"x"}', ...s])
     t.equal(ok.code, 0, ok.stderr)
     t.match(JSON.parse(ok.stdout), { status: 'OK', result: { text: 'x', worker: /^w[123]$/ } })
-    const who = await cli(['call', 'echo.whoami', '{}', '--auth', 'tok-123', '--timeout', '3000', '--json', ...s])
+    const who = await cliIn(['call', 'echo.whoami', '{}', '--auth', 'tok-123', '--timeout', '3000', '--json', ...s])
     t.equal(who.code, 0, who.stderr)
     const env = JSON.parse(who.stdout)
     t.equal(env.result.auth, 'Bearer tok-123')
@@ -35,22 +35,22 @@ t.test('cli - against echo workers', async (t) => {
   })
 
   t.test('cli - call with bad input or a declared error exits non-zero with the code', async (t) => {
-    const bad = await cli(['call', 'echo.echo', '{"text":1}', ...s])
+    const bad = await cliIn(['call', 'echo.echo', '{"text":1}', ...s])
     t.equal(bad.code, 1)
     t.match(JSON.parse(bad.stdout), { status: 'INVALID_ARGUMENT', data: { issues: [{ path: '/text' }] } })
-    const declared = await cli(['call', 'echo.fail', '{"kind":"declared"}', ...s])
+    const declared = await cliIn(['call', 'echo.fail', '{"kind":"declared"}', ...s])
     t.equal(declared.code, 1)
     t.match(JSON.parse(declared.stdout), { status: 'OUT_OF_STOCK', data: { sku: 'A-1', left: 0 } })
-    const nobody = await cli(['call', 'nobody.here', '{}', ...s])
+    const nobody = await cliIn(['call', 'nobody.here', '{}', ...s])
     t.equal(nobody.code, 1)
     t.match(JSON.parse(nobody.stdout), { status: 'UNAVAILABLE' })
-    const usage = await cli(['call', 'echo', '{}', ...s])
+    const usage = await cliIn(['call', 'echo', '{}', ...s])
     t.equal(usage.code, 2)
     t.match(usage.stderr, /call needs <service>\.<method>/)
   })
 
   t.test('cli - info and stats describe methods and count calls per instance and in total', async (t) => {
-    const info = await cli(['info', 'echo', '--json', ...s])
+    const info = await cliIn(['info', 'echo', '--json', ...s])
     t.equal(info.code, 0, info.stderr)
     const desc = JSON.parse(info.stdout)
     t.equal(desc.instances.length, 3)
@@ -63,12 +63,12 @@ t.test('cli - against echo workers', async (t) => {
         errors: { OUT_OF_STOCK: { status: 409 } },
       },
     )
-    const stats = await cli(['stats', 'echo', '--json', ...s])
+    const stats = await cliIn(['stats', 'echo', '--json', ...s])
     t.equal(stats.code, 0, stats.stderr)
     const fail = JSON.parse(stats.stdout).methods.find((m: { method: string }) => m.method === 'fail')
     t.equal(fail.instances.length, 3)
     t.match(fail.total, { num_requests: 1, num_errors: 1 })
-    const text = await cli(['stats', 'echo', ...s])
+    const text = await cliIn(['stats', 'echo', ...s])
     t.match(text.stdout, /fail\s+\(total\)\s+1\s+1\s/)
     t.match(text.stdout, /409:sold out/)
   })
@@ -87,12 +87,12 @@ t.test('cli - logs in with --user/--password or NATS_USER/NATS_PASS', async (t) 
   const nc = await connectFor(t, server.url, { user: 'ops', pass: 's3cret' })
   const w = await startEcho(nc, 'w1')
   t.teardown(() => w.stop())
-  const flags = await cli(['ping', '--json', '--server', server.url, '--user', 'ops', '--password', 's3cret'])
+  const flags = await cliIn(['ping', '--json', '--server', server.url, '--user', 'ops', '--password', 's3cret'])
   t.equal(flags.code, 0, flags.stderr)
   t.match(JSON.parse(flags.stdout), [{ name: 'echo', id: w.id, type: 'io.nats.micro.v1.ping_response' }])
-  const env = await cli(['call', 'echo.echo', '{"text":"e"}'], { NATS_URL: server.url, NATS_USER: 'ops', NATS_PASS: 's3cret' })
+  const env = await cliIn(['call', 'echo.echo', '{"text":"e"}'], { NATS_URL: server.url, NATS_USER: 'ops', NATS_PASS: 's3cret' })
   t.equal(env.code, 0, env.stderr)
-  const wrong = await cli(['ls', '--server', server.url, '--user', 'ops', '--password', 'nope'])
+  const wrong = await cliIn(['ls', '--server', server.url, '--user', 'ops', '--password', 'nope'])
   t.equal(wrong.code, 2)
   t.match(wrong.stderr, /^switchboard: cannot connect to NATS at .*: authorization violation\n$/i)
   t.notMatch(wrong.stderr, /nope/)

@@ -169,3 +169,40 @@ t.test('balancer - an instance heard from again while calls to it are in flight 
   const fresh = Array.from({ length: 3 }, () => b.pick()!).find((i) => i.id === 'a')!
   t.not(fresh, a, 'forgotten with nothing in flight: heard again as a new instance')
 })
+
+t.test('balancer - a method some instance lacks goes only to instances not known to lack it, and never explores', async (t) => {
+  const b = new Balancer({ exploreEvery: 2, maxInstances: 8 })
+  const seen: string[] = []
+  b.onInstance((id) => seen.push(id))
+  for (const id of ['old1', 'old2', 'new1']) b.heard(id)
+  t.same(seen, ['old1', 'old2', 'new1'], 'each new instance is announced once')
+  b.heard('old1')
+  t.same(seen, ['old1', 'old2', 'new1'], 'not again when heard again')
+  t.equal(b.lacking('old1', 'count'), true, 'news')
+  t.equal(b.lacking('old1', 'count'), false, 'already known')
+  t.equal(b.lacking('stranger', 'count'), false, 'an unknown instance is not recorded')
+  t.equal(b.lacking('old2', 'count'), true)
+  t.ok(b.contested('count'))
+  t.notOk(b.contested('add'))
+  for (let n = 0; n < 20; n++) {
+    const i = b.pick('count')
+    t.equal(i?.id, 'new1', `call ${n} of the contested method goes to the one that serves it, none explores`)
+    b.done(i!)
+  }
+  const others = new Set<string | undefined>()
+  for (let n = 0; n < 20; n++) {
+    const i = b.pick('add')
+    others.add(i?.id)
+    if (i !== undefined) b.done(i)
+  }
+  t.ok(others.has(undefined) && others.has('old1'), 'other methods still explore and go to every instance')
+  b.lacking('new1', 'count')
+  t.equal(b.pick('count'), undefined, 'when every known instance lacks it: the queue group')
+  b.forget(b.pick('add') ?? b.pick('add')!)
+  for (const id of ['old1', 'old2', 'new1']) {
+    const i = [b.pick('add'), b.pick('add'), b.pick('add')].find((x) => x?.id === id)
+    if (i !== undefined) b.forget(i)
+  }
+  t.equal(b.size, 0)
+  t.notOk(b.contested('count'), 'forgetting the instances that lacked it ends the contest')
+})

@@ -9,7 +9,7 @@ import t from 'tap'
 import { ROOT } from '../harness/process.ts'
 
 /** The layers of src/, lowest first: a file may import from its layer and those before it. */
-export const LAYERS = ['top', 'util', 'wire', 'ops', 'client', 'worker', 'evolution', 'cli'] as const
+export const LAYERS = ['top', 'util', 'evolution', 'wire', 'ops', 'client', 'worker', 'cli'] as const
 /** The barrels that gather the layers into the public and the internal API. */
 const BARRELS = new Set(['src/index.ts', 'src/internal.ts'])
 

@@ -6,9 +6,11 @@ import { resolveOpsOptions } from '../../services/ops/options.ts'
 import type { OpsSnapshot } from '../../services/ops/snapshot.ts'
 import { Echo } from '../fixtures/echo-contract.ts'
 import { startEcho } from '../fixtures/echo-worker.ts'
+import { createLedgerStream, startLedger } from '../fixtures/ledger/worker.ts'
 import { connectFor, serverFor } from '../harness/index.ts'
 
 const echoOf = (s: OpsSnapshot) => s.services.find((x) => x.name === 'echo')
+const ledgerOf = (s: OpsSnapshot) => s.services.find((x) => x.name === 'ledger')
 
 t.test('ops monitor - options are checked', async (t) => {
   t.throws(() => resolveOpsOptions({ intervalMs: 0 }), /intervalMs must be a positive integer/)
@@ -97,4 +99,39 @@ t.test('ops monitor - the gateway serves the pages, the dashboard data and lists
     'its events carry snapshots',
   )
   ac.abort()
+})
+
+t.test('ops monitor - a second contract hash shows the mix of contracts, asked of $SRV.INFO', async (t) => {
+  const server = await serverFor(t)
+  const nc = await connectFor(t, server.url)
+  await createLedgerStream(nc)
+  const v1 = await startLedger(await connectFor(t, server.url), 'v1', 'a', { instanceId: 'v1-a' })
+  t.teardown(() => v1.stop())
+  const monitor = new OpsMonitor(nc, { intervalMs: 60_000, wait: 300 })
+  t.teardown(() => monitor.stop())
+
+  const one = ledgerOf(await monitor.poll())!
+  t.equal(one.mix, undefined, 'one contract: no mix')
+  t.match(one.instances, [{ id: 'v1-a', contractHash: /^[0-9a-f]{8,}$/ }], 'each instance with its contract hash')
+  t.equal(ledgerOf(await monitor.poll())!.mix, undefined, 'still none at the next poll')
+
+  const v2 = await startLedger(await connectFor(t, server.url), 'v2', 'b', { instanceId: 'v2-b' })
+  t.teardown(() => v2.stop())
+  const joined = ledgerOf(await monitor.poll())!
+  t.equal(joined.instances.length, 2)
+  t.equal(joined.mix, undefined, 'the poll that sees the second hash does not wait for INFO')
+  let mixed = joined
+  for (let i = 0; i < 10 && mixed.mix === undefined; i++) mixed = ledgerOf(await monitor.poll())!
+  t.match(mixed.mix, { service: 'ledger', verdict: 'compatible', changes: [] }, 'a later poll shows the compatible mix')
+  t.same(
+    mixed.mix?.variants.map((v) => [v.version, v.hash, v.instances]),
+    mixed.instances.map((i) => [i.version, i.contractHash, [i.id]]),
+    'its contracts are those of the instances, oldest first',
+  )
+
+  await v2.stop()
+  let single = mixed
+  for (let i = 0; i < 5 && single.instances.length > 1; i++) single = ledgerOf(await monitor.poll())!
+  t.equal(single.instances.length, 1)
+  t.equal(single.mix, undefined, 'back to one contract: no mix')
 })

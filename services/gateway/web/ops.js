@@ -50,6 +50,20 @@ const since = (iso) => {
   return s < 120 ? `${s} s` : s < 7200 ? `${Math.round(s / 60)} min` : `${Math.round(s / 3600)} h`
 }
 
+/** `where: detail` of each change of a mix. */
+const changeLines = (mix) => mix.changes.map((c) => `${c.where}: ${c.detail}`)
+
+/** The header badge of a service whose instances run more than one contract, or null. */
+function mixBadge(mix) {
+  if (!mix) return null
+  const ok = mix.verdict === 'compatible'
+  const label = ok ? 'compatible' : mix.verdict === 'breaking' ? 'INCOMPATIBLE' : 'unknown'
+  const badge = el('span', `badge mix ${ok ? 'ok' : 'bad'}`, `mixed: ${label}`)
+  const versions = mix.variants.map((v) => `${v.version} (${v.hash.slice(0, 8)}, ${v.instances.length})`).join(', ')
+  badge.title = [`${mix.variants.length} contracts: ${versions}`, ...changeLines(mix)].join('\n')
+  return badge
+}
+
 function service(s, snap) {
   const box = el('article', 'service')
   box.dataset.service = s.name
@@ -59,6 +73,10 @@ function service(s, snap) {
     el('span', 'desc', s.description),
     el('span', 'badge', `${s.instances.length} instance${s.instances.length === 1 ? '' : 's'} · v${s.versions.join(', v')}`),
   )
+  const badge = mixBadge(s.mix)
+  if (badge) head.append(badge)
+  const changes = el('ul', 'mix-changes')
+  if (s.mix && s.mix.verdict !== 'compatible') changes.append(...changeLines(s.mix).map((line) => el('li', null, line)))
   const chart = el('div', 'chart')
   lineChart(
     chart,
@@ -70,13 +88,14 @@ function service(s, snap) {
     { spanMs: spanOf(snap), height: 56 },
   )
   const instances = table(
-    ['instance', 'version', 'up', '#reply ms', '#requests', '#errors'],
+    ['instance', 'version', 'contract', 'up', '#reply ms', '#requests', '#errors'],
     s.instances.map((i) => {
       const extra = i.metadata.connections !== undefined ? ` · ${i.metadata.connections} connections` : ''
       const tr = row(
         [
           i.id + extra + (i.stale ? ' (missed last poll)' : ''),
           i.version,
+          { text: i.contractHash ? i.contractHash.slice(0, 8) : '-', cls: 'hash' },
           since(i.started),
           num(i.rtt.toFixed(1)),
           num(i.requests),
@@ -107,7 +126,9 @@ function service(s, snap) {
     }),
   )
   methods.classList.add('methods')
-  box.append(head, chart, instances, methods)
+  box.append(head)
+  if (changes.childElementCount > 0) box.append(changes)
+  box.append(chart, instances, methods)
   return box
 }
 
