@@ -11,6 +11,13 @@ import { confSecurity } from '../test/fixtures/nats-conf.ts'
 import { freePort, startServer } from '../test/harness/nats-server.ts'
 import { onCleanup, spawnService } from './child.ts'
 
+/** The load comes from one address, far past one person's: the gateway's abuse limits are lifted (edge-limits.ts). */
+const UNLIMITED_EDGE = {
+  GATEWAY_MAX_CONNECTIONS_PER_IP: '1000000',
+  GATEWAY_REGISTRATIONS_PER_HOUR: '1000000',
+  GATEWAY_FRAME_RATE: '1000000/1000000',
+} as const
+
 export interface SystemLayout {
   /** Copies per module; unset modules run as many as `npm start` does. */
   readonly copies?: Partial<Record<ModuleName, number>>
@@ -66,7 +73,14 @@ export async function startChatSystem({
   const urls: string[] = []
   for (let g = 0; g < gateways; g++) {
     const port = await freePort()
-    const pid = await spawnService(`gateway#${g + 1}`, 'services/gateway/main.ts', [], { ...env, GATEWAY_PORT: String(port) }, /serving/, nodeArgs)
+    const pid = await spawnService(
+      `gateway#${g + 1}`,
+      'services/gateway/main.ts',
+      [],
+      { ...env, ...UNLIMITED_EDGE, GATEWAY_PORT: String(port), GATEWAY_OPS_PORT: '0' },
+      /serving/,
+      nodeArgs,
+    )
     started('gateway', pid)
     urls.push(`ws://127.0.0.1:${port}`)
   }

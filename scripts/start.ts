@@ -5,16 +5,21 @@
  * nats-server last.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { relative, resolve } from 'node:path'
 import { connect as tcpConnect } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { MODULE_NAMES, MODULES } from '../services/registry.ts'
+import { DEFAULT_CREDENTIAL_VARS, FEED_CREDENTIAL_VARS, READS_CREDENTIAL_VARS } from '../services/shared/connect.ts'
+import { CREDS_DIR_VAR, PERMISSIONS_CONF_FILE } from '../services/shared/credentials.ts'
+import { DEV_ADMIN_PASSWORD, isProduction, refuseDefaultsInProduction } from '../services/shared/production.ts'
 import { ensureNatsServer, natsServerBin } from './ensure-nats-server.mjs'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
 const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222'
-const DEV_ADMIN_PASSWORD = 'admin-dev-pw'
 const READY_TIMEOUT_MS = 60_000
+/** `user.register` calls per address per hour that `npm start` allows outside production (the gateway's default: 20). */
+const DEV_REGISTRATIONS_PER_HOUR = 1_000
 const STOP_GRACE_MS = 10_000
 
 /** The worker processes, in start order (user first: the others call it), `copies` of each module (services/<name>/module.ts). */
@@ -111,7 +116,7 @@ async function startNats(): Promise<string> {
     throw new Error(`something already listens on ${url.host}: stop it, or use it with NATS_URL=${DEFAULT_NATS_URL} npm start`)
   }
   mkdirSync(`${ROOT}data/nats`, { recursive: true })
-  nats = launch('nats-server', natsServerBin() as string, ['-c', 'nats.conf'], process.env)
+  nats = launch('nats-server', natsServerBin() as string, ['-c', natsConf()], process.env)
   nats.address = DEFAULT_NATS_URL
   await waitUntil(() => portOpen(url.hostname, Number(url.port)), `nats-server on ${url.host}`, 15_000, nats)
   return DEFAULT_NATS_URL
@@ -129,7 +134,30 @@ function table(rows: string[][]): string {
     .join('\n')
 }
 
+/**
+ * nats.conf, or with SWITCHBOARD_CREDS_DIR set, a copy of it (data/nats-creds.conf) that includes that directory's
+ * permissions.conf instead of the dev one.
+ */
+function natsConf(): string {
+  const dir = process.env[CREDS_DIR_VAR]
+  if (!dir) return 'nats.conf'
+  const permissions = resolve(dir, PERMISSIONS_CONF_FILE)
+  if (!existsSync(permissions)) throw new Error(`${CREDS_DIR_VAR}=${dir} has no ${PERMISSIONS_CONF_FILE}: make it with npm run creds -- init ${dir}`)
+  // nats-server 2.9 resolves an include relative to the including file, even an absolute path
+  const include = relative(`${ROOT}data`, permissions)
+  const text = readFileSync(`${ROOT}nats.conf`, 'utf8').replace(/^include "config\/permissions\.conf"$/m, `include "${include}"`)
+  if (!text.includes(`include "${include}"`)) throw new Error('nats.conf has no line include "config/permissions.conf" to replace')
+  writeFileSync(`${ROOT}data/nats-creds.conf`, text)
+  say(`nats-server uses the credentials of ${dir} (data/nats-creds.conf)`)
+  return 'data/nats-creds.conf'
+}
+
 async function main(): Promise<void> {
+  refuseDefaultsInProduction('start', process.env, {
+    connections: [DEFAULT_CREDENTIAL_VARS, FEED_CREDENTIAL_VARS, READS_CREDENTIAL_VARS],
+    adminPassword: true,
+    feedKey: true,
+  })
   process.once('exit', () => {
     for (const c of [...children, ...(nats ? [nats] : [])]) if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL')
   })
@@ -139,7 +167,9 @@ async function main(): Promise<void> {
   const adminPassword = process.env.SWITCHBOARD_ADMIN_PASSWORD || DEV_ADMIN_PASSWORD
   if (!process.env.SWITCHBOARD_ADMIN_PASSWORD)
     say(`SWITCHBOARD_ADMIN_PASSWORD not set: admin account '${process.env.SWITCHBOARD_ADMIN_USER || 'admin'}' gets the dev password '${DEV_ADMIN_PASSWORD}'`)
-  const env = { ...process.env, NATS_URL: natsUrl, SWITCHBOARD_ADMIN_PASSWORD: adminPassword }
+  // a dev machine registers many users from one address (npm run demo, the tests): 20 an hour would soon stop it
+  const registrations = process.env.GATEWAY_REGISTRATIONS_PER_HOUR || (isProduction(process.env) ? '' : String(DEV_REGISTRATIONS_PER_HOUR))
+  const env = { ...process.env, NATS_URL: natsUrl, SWITCHBOARD_ADMIN_PASSWORD: adminPassword, GATEWAY_REGISTRATIONS_PER_HOUR: registrations }
   const node = process.execPath
   const counts = new Map<string, number>()
   for (const module of WORKERS) {
@@ -153,7 +183,11 @@ async function main(): Promise<void> {
   const gateway = launch('gateway', node, ['--import', 'tsx', 'services/gateway/main.ts'], env, /serving/)
   children.push(gateway)
   let wsUrl = ''
-  gateway.proc.stdout!.on('data', (d: Buffer) => (wsUrl ||= /ws:\/\/\S+/.exec(d.toString())?.[0] ?? ''))
+  let opsUrl = ''
+  gateway.proc.stdout!.on('data', (d: Buffer) => {
+    wsUrl ||= /wss?:\/\/\S+/.exec(d.toString())?.[0] ?? ''
+    opsUrl ||= /dashboard at (\S+)/.exec(d.toString())?.[1] ?? ''
+  })
   await waitUntil(() => gateway.serving, 'the gateway to serve', READY_TIMEOUT_MS, gateway)
   gateway.address = `${wsUrl} (via ${natsUrl})`
 
@@ -162,7 +196,7 @@ async function main(): Promise<void> {
   for (const c of children) rows.push([c.name, String(c.proc.pid), c.address])
   process.stdout.write(`\n${table(rows)}\n\n`)
   say(
-    `system ready. Web chat: ${wsUrl.replace(/^ws:/, 'http:')}/   Dashboard: ${wsUrl.replace(/^ws:/, 'http:')}/ops   Terminal: npm run chat   Demo: npm run demo   (GATEWAY_URL=${wsUrl})   Stop: Ctrl-C`,
+    `system ready. Web chat: ${wsUrl.replace(/^ws/, 'http')}/   Dashboard (this machine only): ${opsUrl || 'off'}   Terminal: npm run chat   Demo: npm run demo   (GATEWAY_URL=${wsUrl})   Stop: Ctrl-C`,
   )
 }
 

@@ -1,12 +1,14 @@
 /**
  * Runs one chat module's worker: `npm run worker -- <user|friend|group|message|admin>`.
  * Connects as the module's role (and as `<module>-reads` for a module that reads a stream: NATS_READS_USER,
- * NATS_READS_PASS), prints one "serving" line, and on SIGTERM/SIGINT stops gracefully and exits 0.
+ * NATS_READS_PASS), prints one "serving" line, and on SIGTERM/SIGINT stops gracefully and exits 0. In production mode
+ * (NODE_ENV or SWITCHBOARD_ENV `production`) it first refuses default or missing secrets (services/shared/production.ts).
  */
 import { pinoLogger } from 'switchboard'
-import { connectNats, READS_CREDENTIAL_VARS } from './shared/connect.ts'
+import { DEFAULT_CREDENTIAL_VARS, READS_CREDENTIAL_VARS } from './shared/connect.ts'
+import { refuseDefaultsInProduction } from './shared/production.ts'
 import { readsRole } from './shared/permissions.ts'
-import { connectSecondOrExit, stopOnSignals } from './shared/lifecycle.ts'
+import { connectOrExit, stopOnSignals } from './shared/lifecycle.ts'
 import { MODULE_NAMES, MODULES, isModuleName } from './registry.ts'
 import { chatOptionsFromEnv } from './shared/options.ts'
 
@@ -17,9 +19,14 @@ if (!isModuleName(name)) {
 }
 
 const m = MODULES[name]
-const nc = await connectNats(name)
+refuseDefaultsInProduction(`${name} worker`, process.env, {
+  connections: m.nats.reads === undefined ? [DEFAULT_CREDENTIAL_VARS] : [DEFAULT_CREDENTIAL_VARS, READS_CREDENTIAL_VARS],
+  adminPassword: name === 'user',
+  feedKey: name === 'message',
+})
+const nc = await connectOrExit(`${name} worker`, name, DEFAULT_CREDENTIAL_VARS, 'its calls')
 // a module that reads a stream through consumers does it on a second connection, which may not answer requests
-const reads = m.nats.reads === undefined ? undefined : await connectSecondOrExit(`${name} worker`, readsRole(m), READS_CREDENTIAL_VARS, 'its stream reads', nc)
+const reads = m.nats.reads === undefined ? undefined : await connectOrExit(`${name} worker`, readsRole(m), READS_CREDENTIAL_VARS, 'its stream reads', nc)
 const worker = await m.start(
   nc,
   {

@@ -1,4 +1,5 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Duplex } from 'node:stream'
 import type { NatsConnection, Subscription } from '@nats-io/nats-core'
 import { WebSocketServer, type RawData, type WebSocket } from 'ws'
 import { client, RpcError, type AnyContract, type Client } from 'switchboard'
@@ -9,26 +10,31 @@ import { User } from '../user/contract.ts'
 import { FeedTail } from './feed-tail.ts'
 import { messageFrame } from './frames.ts'
 import { Access, CALLABLE, GatewayCall } from './methods.ts'
-import { resolveGatewayOptions, type GatewayOptions, type ResolvedGatewayOptions } from './options.ts'
+import { resolveGatewayOptions, type GatewayOptions } from './options.ts'
 import { errorReply, GatewayEvent, parseFrame, PROTOCOL_VERSION, rpcErrorReply, type CallFrame } from './protocol.ts'
 import { RATED_CALLS, refusal, SendLimiter, type Refusal } from './send-limiter.ts'
 import { AdaptiveLimit } from './adaptive-limit.ts'
 import { Session } from './session.ts'
 import { ChatSubject } from '../shared/presence.ts'
 import { readMessage, reply, SessionRegistry } from './session-registry.ts'
-import { serveWeb } from './web/static.ts'
+import { CHAT_FILES, serveWeb } from './web/static.ts'
 import { GATEWAY_SERVICE, GatewayStats } from '../ops/gateway-stats.ts'
-import { handleOpsHttp } from '../ops/http.ts'
 import { OpsMonitor } from '../ops/monitor.ts'
+import { EdgeLimit, EdgeLimits, FrameBudget, type UpgradeRefusal } from './edge-limits.ts'
+import { GatewayMetrics } from './gateway-metrics.ts'
+import { createListener, hostPort, listen, originAllowed, peerAddress, refuseUpgrade } from './http-listener.ts'
+import { startOpsListener, type OpsListener } from './ops-listener.ts'
 
 /** A running gateway. */
 export interface Gateway {
   /** The TCP port it listens on. */
   readonly port: number
-  /** `ws://host:port` for clients. */
+  /** `ws://host:port` for clients (`wss://` over TLS). */
   readonly url: string
-  /** `http://host:port/`: the web chat page; the operations dashboard is at `/ops`. */
+  /** `http(s)://host:port/`: the web chat page. */
   readonly httpUrl: string
+  /** `http(s)://host:port/` of the ops listener (dashboard, `/ops/api`, `/ops/events`, `/metrics`); undefined when off. */
+  readonly opsUrl: string | undefined
   /** Sockets open now. */
   readonly connections: number
   /** Stops taking sockets, answers the calls in flight, unsubscribes, closes every socket (1001). Keeps `nc` and `feed` open. */
@@ -57,6 +63,13 @@ export async function startGateway(nc: NatsConnection, feed: NatsConnection, opt
   let idle: (() => void) | undefined
   let closing: Promise<void> | undefined
   const stats = new GatewayStats()
+  const edge = new EdgeLimits(opts.edge)
+  const metrics = new GatewayMetrics(() => sessions.size)
+  /** Counts a refusal of an edge limit, in the metrics and in the dashboard's row of the gateway. */
+  const refused = (limit: EdgeLimit, call: string, code: string) => {
+    metrics.refused(limit)
+    stats.record(call, 0, code)
+  }
   // polls $SRV only once /ops is first asked for; lists this gateway from its own counters
   const monitor = new OpsMonitor(nc, {
     ...opts.ops,
@@ -203,14 +216,26 @@ export async function startGateway(nc: NatsConnection, feed: NatsConnection, opt
   }
 
   const onFrame = async (session: Session, data: RawData, isBinary: boolean): Promise<void> => {
+    const over = session.frames.take()
     const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as Buffer)
     if (isBinary) return void session.send(errorReply(null, 'INVALID_ARGUMENT', 400, 'binary frames are not supported: send JSON text'))
     if (bytes.length > opts.maxFrameBytes) {
       return void session.send(errorReply(null, 'RESOURCE_EXHAUSTED', 429, `frame of ${bytes.length} bytes is over the limit of ${opts.maxFrameBytes}`))
     }
     const parsed = parseFrame(bytes.toString('utf8'))
+    if (over !== undefined) {
+      refused(EdgeLimit.framesPerSocket, parsed.ok ? parsed.frame.call : 'invalid', over.code)
+      return void session.send(errorReply(parsed.ok ? parsed.frame.id : null, over.code, over.status, over.message, over.data))
+    }
     if (!parsed.ok) return void session.send(parsed.reply)
     const { frame } = parsed
+    if (frame.call === REGISTER) {
+      const limited = edge.register(session.address, frame.call)
+      if (limited !== undefined) {
+        refused(EdgeLimit.registrationsPerIp, frame.call, limited.code)
+        return void session.send(errorReply(frame.id, limited.code, limited.status, limited.message, limited.data))
+      }
+    }
     if (closing !== undefined) return void session.send(errorReply(frame.id, 'UNAVAILABLE', 503, 'gateway is shutting down: reconnect'))
     if (session.inFlight >= opts.maxInFlightPerSocket) {
       stats.record(frame.call, 0, 'RESOURCE_EXHAUSTED')
@@ -249,13 +274,14 @@ export async function startGateway(nc: NatsConnection, feed: NatsConnection, opt
     }
   }
 
-  const onConnection = (socket: WebSocket) => {
-    const session = new Session(socket, opts.seenPerSession, opts.maxBufferedBytes)
+  const onConnection = (socket: WebSocket, address: string) => {
+    const session = new Session(socket, opts.seenPerSession, opts.maxBufferedBytes, address, new FrameBudget(opts.edge.frameRate))
     sessions.add(session)
     socket.on('message', (data, isBinary) => void onFrame(session, data, isBinary).catch((err) => opts.logger.error({ err }, 'frame handling failed')))
     socket.on('error', (err) => opts.logger.debug({ err }, 'socket error'))
     socket.on('close', () => {
       sessions.delete(session)
+      edge.close(address)
       leave(session)
     })
     session.send({ event: GatewayEvent.hello, protocol: PROTOCOL_VERSION, maxFrameBytes: opts.maxFrameBytes })
@@ -274,20 +300,40 @@ export async function startGateway(nc: NatsConnection, feed: NatsConnection, opt
   await nc.flush()
   void tail.start().catch((err: unknown) => opts.logger.error({ err }, 'cannot read the message stream'))
 
-  const http = createServer((req, res) => handleHttp(req, res, monitor))
-  const wss = new WebSocketServer({ server: http, maxPayload: opts.hardFrameBytes })
-  wss.on('connection', onConnection)
+  const secure = opts.tls !== false
+  const http = createListener((req, res) => handleHttp(req, res, secure), opts.tls)
+  const wss = new WebSocketServer({ noServer: true, maxPayload: opts.hardFrameBytes })
   wss.on('error', (err) => opts.logger.error({ err }, 'websocket server error'))
+  /** An upgrade turned away by its Origin or an edge limit, before `ws` reads it. */
+  const refuse = (socket: Duplex, r: UpgradeRefusal) => {
+    refused(r.limit, 'connect', r.status === 403 ? 'PERMISSION_DENIED' : 'RESOURCE_EXHAUSTED')
+    refuseUpgrade(socket, r.status, r.message, r.status === 403 ? undefined : 1)
+  }
+  http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy())
+    if (closing !== undefined) return refuseUpgrade(socket, 503, 'gateway is shutting down: reconnect')
+    if (!originAllowed(req, opts.origins, secure)) {
+      return refuse(socket, { limit: EdgeLimit.origin, status: 403, message: `origin ${req.headers.origin} may not open a socket here` })
+    }
+    const address = peerAddress(req)
+    const over = edge.open(address)
+    if (over !== undefined) return refuse(socket, over)
+    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, address))
+  })
   let port: number
+  let ops: OpsListener | undefined
   try {
-    port = await listen(http, opts)
+    port = await listen(http, opts.host, opts.port, 'gateway port (GATEWAY_PORT)')
+    if (opts.opsListen !== false) ops = await startOpsListener(monitor, metrics, opts.opsListen, opts.tls)
   } catch (err) {
+    http.close()
     for (const s of subs) s.unsubscribe()
     throw err
   }
 
   const stop = async () => {
     await monitor.stop()
+    ops?.close()
     http.close()
     wss.close()
     if (inFlight > 0) {
@@ -305,8 +351,9 @@ export async function startGateway(nc: NatsConnection, feed: NatsConnection, opt
 
   return {
     port,
-    url: `ws://${opts.host}:${port}`,
-    httpUrl: `http://${opts.host}:${port}/`,
+    url: `${secure ? 'wss' : 'ws'}://${hostPort(opts.host, port)}`,
+    httpUrl: `${secure ? 'https' : 'http'}://${hostPort(opts.host, port)}/`,
+    opsUrl: ops?.url,
     get connections() {
       return sessions.size
     },
@@ -316,6 +363,9 @@ export async function startGateway(nc: NatsConnection, feed: NatsConnection, opt
 
 /** Answers of a module that tell the adaptive limit the modules are overloaded. */
 const CONGESTION: ReadonlySet<string> = new Set(['RESOURCE_EXHAUSTED', 'DEADLINE_EXCEEDED', 'UNAVAILABLE'])
+
+/** The call the registrations-per-address limit counts. */
+const REGISTER = 'user.register'
 
 /** Entries of one page of catching up. */
 const CATCH_UP_PAGE = 200
@@ -328,29 +378,14 @@ function withoutAfter(input: unknown): { input: unknown; after: string | undefin
   return { input: rest, after }
 }
 
-function handleHttp(req: IncomingMessage, res: ServerResponse, monitor: OpsMonitor): void {
+function handleHttp(req: IncomingMessage, res: ServerResponse, secure: boolean): void {
   const path = (req.url ?? '/').split('?')[0]!
   if (req.method === 'GET' && path === '/healthz') {
     res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}')
     return
   }
-  if (serveWeb(path, req, res) || handleOpsHttp(monitor, path, req, res)) return
-  res
-    .writeHead(404, { 'content-type': 'text/plain; charset=utf-8' })
-    .end('not found: the chat page is at /, the operations dashboard at /ops; WebSocket clients connect to any path\n')
-}
-
-function listen(http: Server, opts: ResolvedGatewayOptions): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) => {
-      reject(err.code === 'EADDRINUSE' ? new Error(`gateway port ${opts.host}:${opts.port} is in use (set GATEWAY_PORT)`) : err)
-    }
-    http.once('error', onError)
-    http.listen(opts.port, opts.host, () => {
-      http.off('error', onError)
-      resolve((http.address() as { port: number }).port)
-    })
-  })
+  if (serveWeb(CHAT_FILES, path, req, res, secure)) return
+  res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found: the chat page is at /; WebSocket clients connect to any path\n')
 }
 
 function closeSocket(socket: WebSocket): Promise<void> {

@@ -1,17 +1,21 @@
 /**
- * Runs one gateway: `tsx services/gateway/main.ts`. Port from GATEWAY_PORT (default 8080), limits from
- * GATEWAY_MAX_IN_FLIGHT and GATEWAY_SEND_RATE (services/gateway/options.ts). NATS as role `gateway` (NATS_USER,
- * NATS_PASS) and, for its tail of the message stream, a second connection as role `gateway-feed` (NATS_FEED_USER,
- * NATS_FEED_PASS).
- * Prints its ws:// address and "serving" when ready; SIGTERM/SIGINT close it gracefully.
+ * Runs one gateway: `tsx services/gateway/main.ts`. Chat port from GATEWAY_PORT (default 8080), the ops listener on
+ * 127.0.0.1:8081 (GATEWAY_OPS_PORT, `off` for none), TLS, origins and limits from the variables
+ * services/gateway/env-options.ts lists. NATS as role `gateway` and, for its tail of the message stream, a second
+ * connection as role `gateway-feed` (services/shared/connect.ts).
+ * Prints its ws:// address and "serving" when ready, and the ops address; SIGTERM/SIGINT close it gracefully. In
+ * production mode it first refuses default or missing secrets (services/shared/production.ts).
  */
 import { stderrLogger } from 'switchboard'
-import { connectNats, FEED_CREDENTIAL_VARS } from '../shared/connect.ts'
+import { DEFAULT_CREDENTIAL_VARS, FEED_CREDENTIAL_VARS } from '../shared/connect.ts'
+import { refuseDefaultsInProduction } from '../shared/production.ts'
 import { GATEWAY_FEED_ROLE } from '../shared/permissions.ts'
-import { connectSecondOrExit, stopOnSignals } from '../shared/lifecycle.ts'
+import { connectOrExit, stopOnSignals } from '../shared/lifecycle.ts'
 import { startGateway } from './gateway.ts'
-import { gatewayOptionsFromEnv, type GatewayOptions } from './options.ts'
+import { gatewayOptionsFromEnv } from './env-options.ts'
+import type { GatewayOptions } from './options.ts'
 
+refuseDefaultsInProduction('gateway', process.env, { connections: [DEFAULT_CREDENTIAL_VARS, FEED_CREDENTIAL_VARS], feedKey: true })
 let options: GatewayOptions
 try {
   options = gatewayOptionsFromEnv(process.env)
@@ -20,8 +24,8 @@ try {
   process.exit(2)
 }
 
-const nc = await connectNats('gateway')
-const feed = await connectSecondOrExit('gateway', GATEWAY_FEED_ROLE, FEED_CREDENTIAL_VARS, 'its tail of the message stream', nc)
+const nc = await connectOrExit('gateway', 'gateway', DEFAULT_CREDENTIAL_VARS, 'its calls')
+const feed = await connectOrExit('gateway', GATEWAY_FEED_ROLE, FEED_CREDENTIAL_VARS, 'its tail of the message stream', nc)
 let gateway: Awaited<ReturnType<typeof startGateway>>
 try {
   gateway = await startGateway(nc, feed, { ...options, logger: stderrLogger('warn') })
@@ -31,5 +35,6 @@ try {
   process.exit(1)
 }
 process.stdout.write(`gateway serving ${gateway.url} via ${nc.getServer()}\n`)
+if (gateway.opsUrl !== undefined) process.stdout.write(`gateway ops dashboard at ${gateway.opsUrl}ops (metrics at ${gateway.opsUrl}metrics)\n`)
 
 stopOnSignals('gateway', nc, () => gateway.close(), [feed])

@@ -3,6 +3,9 @@ import { DEV_FEED_KEY } from '../shared/position.ts'
 import type { SendRate } from './send-limiter.ts'
 import { DEFAULT_ADAPTIVE_LIMIT, resolveAdaptiveLimit, type AdaptiveLimitOptions } from './adaptive-limit.ts'
 import { DEFAULT_OPS_OPTIONS, resolveOpsOptions, type OpsOptions } from '../ops/options.ts'
+import { DEFAULT_EDGE_LIMITS, resolveEdgeLimits, type EdgeLimitOptions, type ResolvedEdgeLimits } from './edge-limits.ts'
+import type { TlsFiles } from './http-listener.ts'
+import type { OpsListen } from './ops-listener.ts'
 
 /** Options of a gateway; unset fields take their value from DEFAULT_GATEWAY_OPTIONS. */
 export interface GatewayOptions {
@@ -37,12 +40,26 @@ export interface GatewayOptions {
   readonly maxCatchUpPages?: number
   /** How long close() waits for calls in flight, in ms. */
   readonly stopTimeout?: number
-  /** The operations dashboard at `/ops`: poll interval, history length... (services/ops/options.ts). */
+  /** The operations dashboard's data: poll interval, history length... (services/ops/options.ts). */
   readonly ops?: OpsOptions
+  /**
+   * Where the operations surface listens (the dashboard, `/ops/api`, `/ops/events`, `/metrics`): a listener of its
+   * own, on loopback unless told otherwise, never the chat port. False (the default) serves none.
+   */
+  readonly opsListen?: OpsListen | false
+  /** TLS for the chat listener (`wss://`, `https://`) and the ops listener: PEM certificate and key. False: plain. */
+  readonly tls?: TlsFiles | false
+  /**
+   * Origins (`scheme://host[:port]`) whose pages may open a WebSocket, besides the gateway's own page; `['*']` any.
+   * Upgrades from other pages get 403. Clients that send no Origin (not browsers) are not checked.
+   */
+  readonly origins?: readonly string[]
+  /** Limits against abuse: sockets in all and per IP, registrations per IP, frames per socket (edge-limits.ts). */
+  readonly edge?: EdgeLimitOptions
   readonly logger?: Logger
 }
 
-export type ResolvedGatewayOptions = Required<GatewayOptions>
+export type ResolvedGatewayOptions = Required<Omit<GatewayOptions, 'edge'>> & { readonly edge: ResolvedEdgeLimits }
 
 export const DEFAULT_GATEWAY_OPTIONS: ResolvedGatewayOptions = {
   port: 8080,
@@ -60,6 +77,10 @@ export const DEFAULT_GATEWAY_OPTIONS: ResolvedGatewayOptions = {
   maxCatchUpPages: 50,
   stopTimeout: 5_000,
   ops: DEFAULT_OPS_OPTIONS,
+  opsListen: false,
+  tls: false,
+  origins: [],
+  edge: DEFAULT_EDGE_LIMITS,
   logger: stderrLogger('warn'),
 }
 
@@ -86,36 +107,14 @@ export function resolveGatewayOptions(options: GatewayOptions = {}): ResolvedGat
   if (!(o.sendRate.rate > 0 && o.sendRate.burst >= 1)) throw new TypeError(`sendRate needs rate > 0 and burst >= 1, got ${JSON.stringify(o.sendRate)}`)
   o.sendLimit = resolveAdaptiveLimit(o.sendLimit)
   o.ops = resolveOpsOptions(o.ops)
+  o.edge = resolveEdgeLimits(o.edge)
+  o.origins = o.origins.map((origin) => {
+    if (origin !== '*' && !/^https?:\/\/[^/\s]+$/i.test(origin)) throw new TypeError(`origins: '${origin}' is not scheme://host[:port] or *`)
+    return origin.toLowerCase()
+  })
+  if (o.opsListen !== false && !(Number.isInteger(o.opsListen.port) && o.opsListen.port >= 0 && o.opsListen.port <= 65_535)) {
+    throw new TypeError(`opsListen.port must be an integer 0..65535, got ${o.opsListen.port}`)
+  }
   if (!(o.stopTimeout >= 0)) throw new TypeError(`stopTimeout must be >= 0, got ${o.stopTimeout}`)
-  return o
-}
-
-/** The gateway port from env GATEWAY_PORT (default 8080); throws a clear error on a bad value. */
-function portFromEnv(env: NodeJS.ProcessEnv): number {
-  const raw = env.GATEWAY_PORT
-  if (raw === undefined || raw === '') return DEFAULT_GATEWAY_OPTIONS.port
-  const port = Number(raw)
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error(`GATEWAY_PORT must be a port number, got '${raw}'`)
-  return port
-}
-
-/**
- * The gateway options the environment sets: GATEWAY_PORT, GATEWAY_MAX_IN_FLIGHT, GATEWAY_SEND_RATE (`<per second>`
- * or `<per second>/<burst>`), SWITCHBOARD_FEED_KEY. Throws a clear error on a bad value.
- */
-export function gatewayOptionsFromEnv(env: NodeJS.ProcessEnv): GatewayOptions {
-  const o: { -readonly [K in keyof GatewayOptions]: GatewayOptions[K] } = { port: portFromEnv(env) }
-  if (env.GATEWAY_MAX_IN_FLIGHT) {
-    const n = Number(env.GATEWAY_MAX_IN_FLIGHT)
-    if (!(Number.isInteger(n) && n > 0)) throw new Error(`GATEWAY_MAX_IN_FLIGHT must be a positive integer, got '${env.GATEWAY_MAX_IN_FLIGHT}'`)
-    o.maxInFlight = n
-  }
-  if (env.GATEWAY_SEND_RATE) {
-    const m = /^(\d+(?:\.\d+)?)(?:\/(\d+))?$/.exec(env.GATEWAY_SEND_RATE)
-    if (m === null || !(Number(m[1]) > 0)) throw new Error(`GATEWAY_SEND_RATE must be '<per second>' or '<per second>/<burst>', got '${env.GATEWAY_SEND_RATE}'`)
-    const rate = Number(m[1])
-    o.sendRate = { rate, burst: m[2] === undefined ? Math.max(1, Math.ceil(rate * 2)) : Math.max(1, Number(m[2])) }
-  }
-  if (env.SWITCHBOARD_FEED_KEY) o.feedKey = env.SWITCHBOARD_FEED_KEY
   return o
 }

@@ -27,8 +27,8 @@ export const RATED_CALLS: ReadonlySet<string> = new Set(['message.send', 'messag
 const MAX_USERS = 100_000
 
 /**
- * Per-user token buckets of one gateway (all the user's sockets on it share one): a call past the user's rate is
- * refused at once with RESOURCE_EXHAUSTED (429) and `retryAfterMs`, before any module is asked, so one user's flood
+ * Per-key token buckets of one gateway: per user for sends (all the user's sockets on it share one), per IP address
+ * for registrations (services/gateway/edge-limits.ts). A call past its key's rate is refused at once with RESOURCE_EXHAUSTED (429) and `retryAfterMs`, before any module is asked, so one user's flood
  * costs the system a JSON parse and a short reply per frame and nothing else.
  */
 export class SendLimiter {
@@ -37,6 +37,8 @@ export class SendLimiter {
   constructor(
     readonly limit: SendRate,
     readonly now: () => number = performance.now.bind(performance),
+    readonly explain: (call: string, retryAfterMs: number) => string = (call, retryAfterMs) =>
+      `${call}: over ${limit.rate} messages/s (bursts of ${limit.burst}): retry in ${retryAfterMs} ms`,
   ) {}
 
   /** Takes one token of `userId`'s bucket: undefined when it had one, else the refusal to answer `call` with. */
@@ -56,7 +58,7 @@ export class SendLimiter {
       return undefined
     }
     const retryAfterMs = Math.ceil(((1 - b.tokens) * 1000) / rate)
-    return refusal(`${call}: over ${rate} messages/s (bursts of ${burst}): retry in ${retryAfterMs} ms`, retryAfterMs)
+    return refusal(this.explain(call, retryAfterMs), retryAfterMs)
   }
 
   /** Users tracked now. */

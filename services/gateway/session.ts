@@ -1,4 +1,5 @@
 import type { WebSocket } from 'ws'
+import type { FrameBudget } from './edge-limits.ts'
 import type { EventFrame, ReplyFrame } from './protocol.ts'
 
 /** Live pushes a session holds back while it catches up, before it gives up (the client resumes again). */
@@ -25,6 +26,10 @@ export class Session {
     readonly socket: WebSocket,
     readonly seenLimit: number,
     readonly maxBufferedBytes: number,
+    /** The peer's IP address, as the edge limits count it. */
+    readonly address: string,
+    /** What this socket may still send: one token per frame. */
+    readonly frames: FrameBudget,
   ) {}
 
   /** Whether the session is catching up (live pushes are held back). */

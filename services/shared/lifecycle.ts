@@ -1,18 +1,20 @@
 import type { NatsConnection } from '@nats-io/nats-core'
 import { connectNats, type CredentialVars } from './connect.ts'
+import { CREDS_DIR_VAR } from './credentials.ts'
 
 /**
- * For entry points only: connects a process's second connection as `role` (credentials from `vars`); when the
- * server refuses, prints which user and variables it needs, closes `first` and exits 1.
+ * For entry points only: connects as `role` (credentials from `vars`) for `what`; when its seed file is missing or
+ * the server refuses, prints which user and variables it needs, closes `first` (the connection the process already
+ * has, if any) and exits 1.
  */
-export async function connectSecondOrExit(name: string, role: string, vars: CredentialVars, what: string, first: NatsConnection): Promise<NatsConnection> {
+export async function connectOrExit(name: string, role: string, vars: CredentialVars, what: string, first?: NatsConnection): Promise<NatsConnection> {
   try {
     return await connectNats(role, process.env, vars)
   } catch (err) {
     process.stderr.write(
-      `${name}: cannot connect as '${process.env[vars.user] ?? role}' for ${what} (${vars.user}, ${vars.pass}; the server needs that user, docs/security.md): ${(err as Error).message}\n`,
+      `${name}: cannot connect as '${process.env[vars.user] || role}' for ${what} (${vars.user}; its seed <user>.nk in ${CREDS_DIR_VAR}, or ${vars.pass}; the server needs that user, docs/security.md): ${(err as Error).message}\n`,
     )
-    await first.close()
+    await first?.close()
     process.exit(1)
   }
 }

@@ -96,22 +96,29 @@ export function allPermissions(modules: readonly ChatModule[]): [role: string, p
 
 const list = (subjects: readonly string[]) => `[${subjects.map((s) => `"${s}"`).join(', ')}]`
 
-/** The `authorization { users = [...] }` block of nats-server's config for `roles`, with a password for each. */
-export function renderAuthorization(roles: readonly [string, RolePermissions][], password: (role: string) => string): string {
-  const users = roles.map(([role, p]) => {
+/**
+ * The `authorization { users = [...] }` block of nats-server's config for `roles`: one user per public key `nkeys`
+ * gives a role (two while a rotation is under way, the current key first), each with the role's permissions. A comment
+ * names the role of each key. Throws when a role has no key.
+ */
+export function renderAuthorization(roles: readonly [string, RolePermissions][], nkeys: (role: string) => readonly string[]): string {
+  const users = roles.flatMap(([role, p]) => {
+    const keys = nkeys(role)
+    if (keys.length === 0) throw new Error(`no nkey for role '${role}'`)
     const publish = `{ allow: ${list(p.publish.allow)}${p.publish.deny === undefined ? '' : `, deny: ${list(p.publish.deny)}`} }`
-    const lines = [
-      '    {',
-      `      user: ${role}`,
-      `      password: "${password(role)}"`,
-      '      permissions: {',
-      `        publish: ${publish}`,
-      `        subscribe: { allow: ${list(p.subscribe.allow)} }`,
-      ...(p.allowResponses ? ['        allow_responses: true'] : []),
-      '      }',
-      '    }',
-    ]
-    return lines.join('\n')
+    return keys.map((key, i) =>
+      [
+        `    # ${role}${i === 0 ? '' : ' (its previous key, until `npm run creds -- retire`)'}`,
+        '    {',
+        `      nkey: ${key}`,
+        '      permissions: {',
+        `        publish: ${publish}`,
+        `        subscribe: { allow: ${list(p.subscribe.allow)} }`,
+        ...(p.allowResponses ? ['        allow_responses: true'] : []),
+        '      }',
+        '    }',
+      ].join('\n'),
+    )
   })
   return `authorization {\n  users = [\n${users.join('\n')}\n  ]\n}\n`
 }

@@ -11,6 +11,8 @@ export interface CliArgs {
   readonly server: string
   readonly user: string | undefined
   readonly password: string | undefined
+  /** A file holding an nkey user seed to log in with (instead of a password). */
+  readonly nkey: string | undefined
   readonly inboxPrefix: string | undefined
   readonly json: boolean
   readonly long: boolean
@@ -51,9 +53,12 @@ commands:
 
 options:
   -s, --server <url>         NATS server (env NATS_URL, default ${DEFAULT_SERVER})
-      --user <name>          NATS user (env NATS_USER)
+      --user <name>          NATS user (env NATS_USER; with --nkey it only names the inbox)
       --password <secret>    NATS password (env NATS_PASS)
-      --inbox-prefix <p>     reply inbox prefix (env NATS_INBOX_PREFIX; default _INBOX_<user> with --user, else _INBOX)
+      --nkey <seed file>     log in with the nkey seed in this file instead of a password (env NATS_NKEY),
+                             e.g. config/dev-creds/client.nk or <SWITCHBOARD_CREDS_DIR>/client.nk
+      --inbox-prefix <p>     reply inbox prefix (env NATS_INBOX_PREFIX; default _INBOX_<user> with --user,
+                             _INBOX_<name> with --nkey <dir>/<name>.nk, else _INBOX)
       --json                 machine-readable output
   -l, --long                 ls: one line per instance
       --auth <token>         call: sends Authorization: Bearer <token>
@@ -79,11 +84,17 @@ function inboxPrefixFor(user: string | undefined): string | undefined {
   return user === undefined || user === '' ? undefined : `_INBOX_${user}`
 }
 
+/** The user a seed file is named after: `<name>` of `<dir>/<name>.nk` (a credentials directory holds one per role). */
+function seedUser(file: string | undefined): string | undefined {
+  return /(?:^|[\\/])([^\\/]+)\.nk$/.exec(file ?? '')?.[1]
+}
+
 /** The options the CLI takes (node:util parseArgs). */
 const OPTIONS = {
   server: { type: 'string', short: 's' },
   user: { type: 'string' },
   password: { type: 'string' },
+  nkey: { type: 'string' },
   'inbox-prefix': { type: 'string' },
   json: { type: 'boolean', default: false },
   long: { type: 'boolean', short: 'l', default: false },
@@ -111,13 +122,18 @@ export function parseCli(argv: readonly string[], env: Record<string, string | u
   const [first, ...rest] = positionals
   const command = v.help || first === undefined ? Command.help : first
   if (!Object.hasOwn(Command, command)) throw new UsageError(`unknown command '${command}'`)
+  const user = v.user ?? env.NATS_USER
+  const password = v.password ?? env.NATS_PASS
+  const nkey = v.nkey ?? env.NATS_NKEY
+  if (nkey !== undefined && password !== undefined) throw new UsageError('--nkey (NATS_NKEY) and --password (NATS_PASS) exclude each other: give one')
   return {
     command: command as Command,
     positionals: rest,
     server: v.server ?? env.NATS_URL ?? DEFAULT_SERVER,
-    user: v.user ?? env.NATS_USER,
-    password: v.password ?? env.NATS_PASS,
-    inboxPrefix: v['inbox-prefix'] ?? env.NATS_INBOX_PREFIX ?? inboxPrefixFor(v.user ?? env.NATS_USER),
+    user,
+    password,
+    nkey,
+    inboxPrefix: v['inbox-prefix'] ?? env.NATS_INBOX_PREFIX ?? inboxPrefixFor(user ?? seedUser(nkey)),
     json: v.json,
     long: v.long,
     auth: v.auth,

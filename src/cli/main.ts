@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs'
 import { connect } from '@nats-io/transport-node'
-import type { NatsConnection } from '@nats-io/nats-core'
+import { type NatsConnection, nkeyAuthenticator, nkeys } from '@nats-io/nats-core'
 import { Command, parseCli, USAGE, UsageError, type CliArgs } from './args.ts'
 import { call, infoCmd, ls, pingCmd, statsCmd, type Io } from './commands.ts'
 import { contracts } from './contracts.ts'
@@ -30,12 +31,30 @@ const COMMANDS: Record<Exclude<Command, 'help' | 'contracts'>, (nc: NatsConnecti
   call,
 }
 
+/** The nkey user seed in `file` (--nkey); a UsageError naming the file when it cannot be read or holds none. */
+function readSeed(file: string): Uint8Array {
+  let seed: Uint8Array
+  try {
+    seed = new TextEncoder().encode(readFileSync(file, 'utf8').trim())
+  } catch (err) {
+    throw new UsageError(`cannot read the nkey seed ${file} (--nkey, NATS_NKEY): ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+  }
+  let key = ''
+  try {
+    key = nkeys.fromSeed(seed).getPublicKey()
+  } catch {
+    // not a seed at all: said below
+  }
+  if (!key.startsWith('U')) throw new UsageError(`${file} (--nkey, NATS_NKEY) holds no nkey user seed (one line, SU...)`)
+  return seed
+}
+
 async function connectTo(args: CliArgs): Promise<NatsConnection> {
+  const login = args.nkey === undefined ? { user: args.user, pass: args.password } : { authenticator: nkeyAuthenticator(readSeed(args.nkey)) }
   try {
     return await connect({
       servers: args.server,
-      user: args.user,
-      pass: args.password,
+      ...login,
       inboxPrefix: args.inboxPrefix,
       name: 'switchboard-cli',
       reconnect: false,

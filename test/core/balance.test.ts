@@ -5,6 +5,7 @@ import { client, type Logger, type WorkerMiddleware } from 'switchboard'
 import { connectFor, delay, failureOf, serverFor, statusOf } from '../harness/index.ts'
 import { Echo } from '../fixtures/echo-contract.ts'
 import { startEcho } from '../fixtures/echo-worker.ts'
+import { testNkey } from '../fixtures/nats-conf.ts'
 
 /** The client-side balancer the default clients of `nc` share for the echo service. */
 const balancerOf = (nc: NatsConnection) => balancerFor(nc, 'rpc.echo', DEFAULT_BALANCE)
@@ -252,24 +253,25 @@ t.test('balance - a connection closed during a direct call fails it UNAVAILABLE 
   t.equal(counter.runs, 1, 'and was not sent again')
 })
 
+const [FULL, NARROW, QUEUE_ONLY] = [testNkey(), testNkey(), testNkey()]
 const PERMISSIONS = `
 authorization {
   users = [
-    { user: full, password: full-pw }
-    { user: narrow, password: narrow-pw, permissions: { publish: { allow: ["rpc.echo.echo"] }, subscribe: { allow: ["_INBOX.>"] } } }
-    { user: queueonly, password: queueonly-pw, permissions: { publish: { allow: ["_INBOX.>", "$SRV.>"] }, subscribe: { allow: ["rpc.echo.*", "$SRV.>"] } } }
+    { nkey: ${FULL.publicKey} }
+    { nkey: ${NARROW.publicKey}, permissions: { publish: { allow: ["rpc.echo.echo"] }, subscribe: { allow: ["_INBOX.>"] } } }
+    { nkey: ${QUEUE_ONLY.publicKey}, permissions: { publish: { allow: ["_INBOX.>", "$SRV.>"] }, subscribe: { allow: ["rpc.echo.*", "$SRV.>"] } } }
   ]
 }
 `
 
 t.test('balance - when the server refuses direct subjects, both sides fall back to the queue group', async (t) => {
   const server = await serverFor(t, { jetstream: false, extra: PERMISSIONS })
-  const fullNc = await connectFor(t, server.url, { user: 'full', pass: 'full-pw' })
+  const fullNc = await connectFor(t, server.url, { authenticator: FULL.authenticator })
   const warned: string[] = []
   const logger: Logger = { debug() {}, info() {}, warn: (_, msg) => warned.push(String(msg)), error() {} }
 
   await t.test('balance - a worker that may not subscribe its instance subjects starts, serves the queue group and names no instance', async (t) => {
-    const workerNc = await connectFor(t, server.url, { user: 'queueonly', pass: 'queueonly-pw' })
+    const workerNc = await connectFor(t, server.url, { authenticator: QUEUE_ONLY.authenticator })
     const worker = await startEcho(workerNc, 'queue-only', { logger })
     t.match(warned, [/cannot subscribe to this instance's own subjects \(rpc\.echo\.echo\./])
     const reply = await request(fullNc, 'rpc.echo.echo', { text: 'x' })
@@ -281,7 +283,7 @@ t.test('balance - when the server refuses direct subjects, both sides fall back 
   await t.test('balance - a client that may not publish to instance subjects turns balancing off and loses no call', async (t) => {
     const worker = await startEcho(fullNc, 'w')
     t.teardown(() => worker.stop())
-    const narrowNc = await connectFor(t, server.url, { user: 'narrow', pass: 'narrow-pw' })
+    const narrowNc = await connectFor(t, server.url, { authenticator: NARROW.authenticator })
     const echo = client(narrowNc, Echo, { timeout: 2_000, retry: { attempts: 1 } })
     for (let i = 0; i < 10; i++) t.equal((await echo.echo({ text: `n${i}` })).worker, 'w')
     t.ok(balancerOf(narrowNc).off, 'the probe of the instance subjects was refused: no direct call was made')

@@ -19,6 +19,10 @@ export interface NatsServer {
   kill(): Promise<void>
   /** Starts it again on the same port and store. */
   restart(): Promise<void>
+  /** What the server printed (its log, on stderr) since it last started; the first 20,000 characters. */
+  log(): string
+  /** Has the server reload its config (SIGHUP) and resolves once it says it did; rejects when it says it failed. */
+  reload(): Promise<void>
 }
 
 export interface ServerOptions {
@@ -152,6 +156,17 @@ export async function startServer(opts: ServerOptions = {}): Promise<NatsServer>
     async restart() {
       await halt('SIGTERM')
       await launch()
+    },
+    log: () => stderr,
+    async reload() {
+      const count = (re: RegExp) => stderr.match(re)?.length ?? 0
+      const [ok, failed] = [/Reloaded server configuration/g, /Failed to reload|configuration reload failed/gi]
+      const [okBefore, failedBefore] = [count(ok), count(failed)]
+      proc?.kill('SIGHUP')
+      await waitFor(async () => {
+        if (count(failed) > failedBefore) throw new Error(`nats-server on ${port} did not reload:\n${stderr}`)
+        return count(ok) > okBefore
+      }, `nats-server on ${port} to reload`)
     },
   }
 }

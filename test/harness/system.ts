@@ -37,7 +37,16 @@ export interface ChatSystem {
 export async function startSystem(t: Test, options: SystemOptions): Promise<ChatSystem> {
   const copies = options.copies ?? 1
   const modules = options.modules ?? MODULE_NAMES
-  const env = { NATS_URL: options.natsUrl, NATS_USER: undefined, NATS_PASS: undefined, NATS_READS_USER: undefined, NATS_READS_PASS: undefined, ...options.env }
+  // the dev seeds (config/dev-creds), whatever the shell that runs the tests has set
+  const env = {
+    NATS_URL: options.natsUrl,
+    SWITCHBOARD_CREDS_DIR: undefined,
+    NATS_USER: undefined,
+    NATS_PASS: undefined,
+    NATS_READS_USER: undefined,
+    NATS_READS_PASS: undefined,
+    ...options.env,
+  }
   const workers: Partial<Record<ModuleName, SpawnedProcess[]>> = {}
   let n = 0
   const add = async (module: ModuleName) => {
@@ -89,18 +98,29 @@ export async function logIn(nc: NatsConnection, username: string, password = `${
   return { ...chatClients(nc, token), username, userId, token }
 }
 
+/** The gateway's environment without its abuse limits, for load from one address (tests, benchmarks). */
+export const UNLIMITED_EDGE = {
+  GATEWAY_MAX_CONNECTIONS_PER_IP: '1000000',
+  GATEWAY_REGISTRATIONS_PER_HOUR: '1000000',
+  GATEWAY_FRAME_RATE: '1000000/1000000',
+} as const
+
 /** A gateway process (`services/gateway/main.ts`) on a free port, against `natsUrl`; stopped at teardown. */
 export async function startGatewayProcess(t: Test, natsUrl: string, env: Record<string, string | undefined> = {}, name = 'gateway') {
-  // delivery tests send hundreds of messages from one user at once, far past a person's rate: the limit is
-  // lifted unless a test sets it (test/gateway/overload.test.ts tests the limit itself)
+  // delivery tests send hundreds of messages from one user at once, far past a person's rate, and open many
+  // sockets from one address: those limits are lifted unless a test sets them (test/gateway/overload.test.ts and
+  // test/gateway/edge.test.ts test them); the ops listener takes a free port
   const base = {
     NATS_URL: natsUrl,
+    SWITCHBOARD_CREDS_DIR: undefined,
     NATS_USER: undefined,
     NATS_PASS: undefined,
     NATS_FEED_USER: undefined,
     NATS_FEED_PASS: undefined,
     GATEWAY_PORT: '0',
+    GATEWAY_OPS_PORT: '0',
     GATEWAY_SEND_RATE: '100000/100000',
+    ...UNLIMITED_EDGE,
   }
   const proc = spawnProcess(t, ['services/gateway/main.ts'], { ...base, ...env }, name)
   const line = await proc.waitFor(/gateway serving ws:\/\//, 60_000)

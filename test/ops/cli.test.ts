@@ -1,7 +1,11 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import t from 'tap'
 import { connectFor, freePort, serverFor } from '../harness/index.ts'
 import { startEcho } from '../fixtures/echo-worker.ts'
 import { cli, cliIn } from '../fixtures/micro/cli.ts'
+import { testNkey } from '../fixtures/nats-conf.ts'
 
 t.test('cli - against echo workers', async (t) => {
   const server = await serverFor(t, { jetstream: false })
@@ -96,4 +100,43 @@ t.test('cli - logs in with --user/--password or NATS_USER/NATS_PASS', async (t) 
   t.equal(wrong.code, 2)
   t.match(wrong.stderr, /^switchboard: cannot connect to NATS at .*: authorization violation\n$/i)
   t.notMatch(wrong.stderr, /nope/)
+})
+
+t.test('cli - logs in with --nkey or NATS_NKEY, its inbox named after the seed file', async (t) => {
+  const [ops, svc, stranger] = [testNkey(), testNkey(), testNkey()]
+  const dir = mkdtempSync(join(tmpdir(), 'switchboard-cli-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const file = (name: string, text: string) => (writeFileSync(join(dir, name), `${text}\n`, { mode: 0o600 }), join(dir, name))
+  const seed = file('ops.nk', ops.seed)
+  // ops may read replies on _INBOX_ops only: the CLI must pick that prefix from the file name
+  const server = await serverFor(t, {
+    jetstream: false,
+    extra: `authorization { users: [
+      { nkey: ${ops.publicKey}, permissions: { publish: ["rpc.>", "$SRV.>"], subscribe: ["_INBOX_ops.>"] } }
+      { nkey: ${svc.publicKey} }
+    ] }`,
+  })
+  const nc = await connectFor(t, server.url, { authenticator: svc.authenticator })
+  const w = await startEcho(nc, 'w1')
+  t.teardown(() => w.stop())
+  const flags = await cliIn(['ping', '--json', '--server', server.url, '--nkey', seed])
+  t.equal(flags.code, 0, flags.stderr)
+  t.match(JSON.parse(flags.stdout), [{ name: 'echo', id: w.id }])
+  const env = await cliIn(['call', 'echo.echo', '{"text":"nk"}'], { NATS_URL: server.url, NATS_NKEY: seed })
+  t.equal(env.code, 0, env.stderr)
+  t.match(JSON.parse(env.stdout), { status: 'OK', result: { text: 'nk' } })
+
+  const wrong = await cliIn(['ls', '--server', server.url, '--nkey', file('other.nk', stranger.seed)])
+  t.equal(wrong.code, 2)
+  t.match(wrong.stderr, /^switchboard: cannot connect to NATS at .*: authorization violation\n$/i, 'an unknown key is refused')
+  t.notMatch(wrong.stderr, new RegExp(stranger.seed), 'and the seed is not printed')
+  const missing = await cliIn(['ls', '--server', server.url, '--nkey', join(dir, 'missing.nk')])
+  t.equal(missing.code, 2)
+  t.match(missing.stderr, /cannot read the nkey seed .*missing\.nk \(--nkey, NATS_NKEY\): ENOENT/)
+  const junk = await cliIn(['ls', '--server', server.url, '--nkey', file('junk.nk', 'not a seed')])
+  t.equal(junk.code, 2)
+  t.match(junk.stderr, /junk\.nk \(--nkey, NATS_NKEY\) holds no nkey user seed/)
+  const both = await cliIn(['ls', '--server', server.url, '--nkey', seed, '--password', 'x'])
+  t.equal(both.code, 2)
+  t.match(both.stderr, /--nkey \(NATS_NKEY\) and --password \(NATS_PASS\) exclude each other/)
 })

@@ -1,4 +1,4 @@
-import type { NatsConnection } from '@nats-io/nats-core'
+import { type NatsConnection, nkeyAuthenticator, nkeys } from '@nats-io/nats-core'
 import t from 'tap'
 import Type from 'typebox'
 import { client, defineService, serve } from 'switchboard'
@@ -40,8 +40,11 @@ t.test('nats.conf - roles and permissions', async (t) => {
   const worker = await serve(userNc, UserLike, { ping: () => ({ by: 'user-module' }) })
   t.teardown(() => worker.stop())
 
-  t.test('nats.conf - a wrong password is refused', async (t) => {
-    await t.rejects(connectAs(server.url, 'user', { pass: 'guess', maxReconnectAttempts: 0, reconnect: false }), /Authorization/i)
+  t.test('nats.conf - a wrong key is refused, and so is a password', async (t) => {
+    const stranger = nkeyAuthenticator(nkeys.createUser().getSeed())
+    await t.rejects(connectAs(server.url, 'user', { authenticator: stranger, maxReconnectAttempts: 0, reconnect: false }), /Authorization/i)
+    const passwordOnly = { authenticator: undefined, user: 'user', pass: 'user-dev-pw', maxReconnectAttempts: 0, reconnect: false }
+    await t.rejects(connectAs(server.url, 'user', passwordOnly), /Authorization/i, 'the old dev password no longer logs in')
   })
 
   t.test('nats.conf - a module serves its own rpc subjects; gateway and client call them', async (t) => {

@@ -1,6 +1,6 @@
 /**
  * The whole chat system under the REAL permissions (config/permissions.conf, as shipped): every module connects
- * as its own role (connectNats: NATS_USER ?? role, `<role>-dev-pw`, inbox `_INBOX_<role>`), a `client` connection
+ * as its own role (connectNats: NATS_USER ?? role, the seed config/dev-creds/<role>.nk, inbox `_INBOX_<role>`), a `client` connection
  * drives every feature, a `gateway` connection answers real-time delivery, and neither the server's log nor the
  * workers' output may show a single permissions violation.
  */
@@ -13,15 +13,19 @@ import { decodeBody, encodeBody, silentLogger } from 'switchboard'
 import { FeedTail } from '../../services/gateway/feed-tail.ts'
 import { recipientsOf } from '../../services/message/entry.ts'
 import { announcePresence } from '../../services/shared/presence.ts'
-import { confSecurity, connectAs } from '../fixtures/nats-conf.ts'
+import { confSecurity, connectAs, devSeedFile } from '../fixtures/nats-conf.ts'
 import { delay, monitor, serverFor, statusOf } from '../harness/index.ts'
 import { cli } from '../fixtures/micro/cli.ts'
 import { chatClients, logIn, signUp, startGatewayProcess, startSystem } from '../harness/system.ts'
 import { MODULE_NAMES } from '../../services/registry.ts'
+import { devPublicKeys } from '../../services/shared/dev-credentials.ts'
 
 const VIOLATION = /Permissions? Violation|Violation/i
 
 const code = statusOf
+
+/** The role of a connection by the nkey it authenticated with (connz reports the public key as its user). */
+const roleOf = (authorizedUser: string | undefined) => (authorizedUser === undefined ? undefined : (devPublicKeys().get(authorizedUser) ?? authorizedUser))
 
 /** The async errors (permission violations among them) the server sent to `nc`. */
 function errorsOf(nc: NatsConnection): string[] {
@@ -100,11 +104,11 @@ t.test('system conf - the chat system under the shipped permissions', async (t) 
     for (const m of MODULE_NAMES) {
       const conns = connz.connections.filter((c) => c.name === `switchboard-${m}`)
       t.equal(conns.length, 1, `one connection of ${m}`)
-      t.equal(conns[0]?.authorized_user, m, `${m} authenticated as user '${m}'`)
+      t.equal(roleOf(conns[0]?.authorized_user), m, `${m} authenticated with the key of '${m}'`)
     }
     const reads = connz.connections.filter((c) => c.name === 'switchboard-message-reads')
     t.equal(reads.length, 1, 'the message worker has a second connection for its stream reads')
-    t.equal(reads[0]?.authorized_user, 'message-reads', "as user 'message-reads', which may not answer requests")
+    t.equal(roleOf(reads[0]?.authorized_user), 'message-reads', "with the key of 'message-reads', which may not answer requests")
   })
 
   t.test('system conf - a gateway process connects twice: as gateway, and as gateway-feed for its tail of the stream', async (t) => {
@@ -117,7 +121,7 @@ t.test('system conf - the chat system under the shipped permissions', async (t) 
       if (conns.some((c) => (c.subscriptions_list ?? []).some((s) => s.startsWith('_INBOX_gateway-feed.')))) break
       await delay(100)
     }
-    t.same(conns.map((c) => [c.name, c.authorized_user]).sort(), [
+    t.same(conns.map((c) => [c.name, roleOf(c.authorized_user)]).sort(), [
       ['switchboard-gateway', 'gateway'],
       ['switchboard-gateway-feed', 'gateway-feed'],
     ])
@@ -240,11 +244,11 @@ t.test('system conf - the chat system under the shipped permissions', async (t) 
   })
 
   t.test('system conf - the switchboard CLI works with the client role', async (t) => {
-    const ls = await cli(['ls', '--json', '--server', server.url], { NATS_USER: 'client', NATS_PASS: 'client-dev-pw' })
+    const ls = await cli(['ls', '--json', '--server', server.url], { NATS_NKEY: devSeedFile('client') })
     t.equal(ls.code, 0, ls.stderr)
     const names = (JSON.parse(ls.stdout) as { name: string }[]).map((s) => s.name).sort()
     t.same(names, ['admin', 'friend', 'group', 'message', 'user'])
-    const bad = await cli(['call', 'user.register', '{}', '--server', server.url, '--user', 'client', '--password', 'client-dev-pw'])
+    const bad = await cli(['call', 'user.register', '{}', '--server', server.url, '--nkey', devSeedFile('client')])
     t.equal(bad.code, 1)
     t.match(bad.stdout, /INVALID_ARGUMENT/)
     const anon = await cli(['ls', '--server', server.url])

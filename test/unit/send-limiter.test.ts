@@ -1,6 +1,7 @@
 import t from 'tap'
 import { CALLABLE } from '../../services/gateway/methods.ts'
-import { gatewayOptionsFromEnv, resolveGatewayOptions } from '../../services/gateway/options.ts'
+import { gatewayOptionsFromEnv } from '../../services/gateway/env-options.ts'
+import { resolveGatewayOptions } from '../../services/gateway/options.ts'
 import { RATED_CALLS, SendLimiter } from '../../services/gateway/send-limiter.ts'
 
 t.test('send-limiter - a burst passes, the next send is refused with a retry time, tokens come back at the rate', async (t) => {

@@ -57,38 +57,53 @@ t.test('ops monitor - counts, rates, errors and instances from $SRV.STATS', asyn
   t.equal(total, idle.instances[0]!.requests, 'totals are those of the live instances only')
 })
 
-t.test('ops monitor - the gateway serves the pages, the dashboard data and lists itself', async (t) => {
+t.test('ops monitor - the chat port serves only the chat page; the dashboard, its data and metrics are on the ops listener', async (t) => {
   const server = await serverFor(t, { jetstream: false })
   const nc = await connectFor(t, server.url)
-  const gw = await startGateway(nc, nc, { port: 0, ops: { intervalMs: 1_000, wait: 300 } })
+  const gw = await startGateway(nc, nc, { port: 0, opsListen: { port: 0 }, ops: { intervalMs: 1_000, wait: 300 } })
   t.teardown(() => gw.close())
   t.equal(gw.httpUrl, `http://127.0.0.1:${gw.port}/`)
+  t.match(gw.opsUrl, /^http:\/\/127\.0\.0\.1:\d+\/$/, 'the ops listener is on loopback')
+  t.not(new URL(gw.opsUrl!).port, String(gw.port), 'on a port of its own')
+  const opsUrl = gw.opsUrl!
 
-  for (const [path, type] of [
-    ['/', 'text/html'],
-    ['/app.js', 'text/javascript'],
-    ['/style.css', 'text/css'],
-    ['/ops', 'text/html'],
-    ['/ops.js', 'text/javascript'],
-    ['/chart.js', 'text/javascript'],
+  for (const [base, path, type] of [
+    [gw.httpUrl, '/', 'text/html'],
+    [gw.httpUrl, '/app.js', 'text/javascript'],
+    [gw.httpUrl, '/style.css', 'text/css'],
+    [opsUrl, '/ops', 'text/html'],
+    [opsUrl, '/', 'text/html'],
+    [opsUrl, '/ops.js', 'text/javascript'],
+    [opsUrl, '/chart.js', 'text/javascript'],
+    [opsUrl, '/style.css', 'text/css'],
   ] as const) {
-    const res = await fetch(new URL(path, gw.httpUrl))
-    t.equal(res.status, 200, `GET ${path}`)
+    const res = await fetch(new URL(path, base))
+    t.equal(res.status, 200, `GET ${path} of ${base === opsUrl ? 'the ops listener' : 'the chat port'}`)
     t.match(res.headers.get('content-type'), type, `${path} is ${type}`)
     t.ok((await res.text()).length > 100, `${path} has a body`)
   }
+  for (const path of ['/ops', '/ops/api', '/ops/events', '/ops.js', '/metrics']) {
+    t.equal((await fetch(new URL(path, gw.httpUrl))).status, 404, `an anonymous GET ${path} on the chat port is not found`)
+  }
   const page = await fetch(gw.httpUrl)
-  t.match(page.headers.get('content-security-policy'), "default-src 'self'", 'pages carry a content security policy')
+  t.match(page.headers.get('content-security-policy'), "script-src 'self'", 'pages carry a content security policy: own scripts only')
+  t.match(page.headers.get('content-security-policy'), "default-src 'none'", 'and nothing else by default')
+  t.equal(page.headers.get('x-frame-options'), 'DENY', 'pages may not be framed')
+  t.equal(page.headers.get('referrer-policy'), 'no-referrer')
+  t.equal(page.headers.get('x-content-type-options'), 'nosniff')
   t.equal((await fetch(new URL('/nope', gw.httpUrl))).status, 404, 'unknown paths get 404')
-  t.equal((await fetch(new URL('/ops/api', gw.httpUrl), { method: 'POST' })).status, 404, 'only GET reads the dashboard')
+  t.equal((await fetch(new URL('/ops/api', opsUrl), { method: 'POST' })).status, 404, 'only GET reads the dashboard')
+  const metrics = await fetch(new URL('/metrics', opsUrl))
+  t.equal(metrics.status, 200, 'GET /metrics on the ops listener')
+  t.match(await metrics.text(), /switchboard_gateway_refusals_total\{limit="origin"\} 0/, 'in the Prometheus text format, with the edge refusals')
 
-  const snap = (await (await fetch(new URL('/ops/api', gw.httpUrl))).json()) as OpsSnapshot
+  const snap = (await (await fetch(new URL('/ops/api', opsUrl))).json()) as OpsSnapshot
   const self = snap.services.find((s) => s.name === 'gateway')
   t.ok(self, 'the gateway lists itself')
   t.equal(self?.instances[0]?.metadata.connections, '0', 'with its connections count')
 
   const ac = new AbortController()
-  const res = await fetch(new URL('/ops/events', gw.httpUrl), { signal: ac.signal })
+  const res = await fetch(new URL('/ops/events', opsUrl), { signal: ac.signal })
   t.match(res.headers.get('content-type'), 'text/event-stream', '/ops/events is a server-sent event stream')
   const reader = res.body!.getReader()
   let text = ''

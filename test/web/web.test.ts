@@ -68,15 +68,15 @@ t.test('web - chat page and operations dashboard in headless Chromium against a 
     await Promise.all(started.map((g) => g.close()))
     await Promise.all([gwNc.close(), feedNc.close()])
   })
-  const gw = await startGateway(gwNc, feedNc, { port: 0, ops: { intervalMs: 1_000, windowMs: 5_000 } })
+  const gw = await startGateway(gwNc, feedNc, { port: 0, opsListen: { port: 0 }, ops: { intervalMs: 1_000, windowMs: 5_000 } })
   started.push(gw)
 
   const ops = await (await browser.newContext({ viewport: { width: 1360, height: 1000 } })).newPage()
 
   await t.test('ops dashboard - lists the five modules and the gateway', async (t) => {
-    const res = await fetch(`${gw.httpUrl}ops/api`)
-    t.equal(res.status, 200, 'GET /ops/api answers')
-    await ops.goto(`${gw.httpUrl}ops`)
+    const res = await fetch(`${gw.opsUrl}ops/api`)
+    t.equal(res.status, 200, 'GET /ops/api answers on the ops listener')
+    await ops.goto(`${gw.opsUrl}ops`)
     for (const name of [...MODULE_NAMES, 'gateway']) await sees(t, ops, `[data-service="${name}"] h3`, name, `the dashboard lists ${name}`)
     t.equal(await instanceCount(ops, 'user'), 1, 'one user instance')
     await sees(t, ops, '[data-service="gateway"] tr[data-instance]', /connections/, 'the gateway row shows its connections')
