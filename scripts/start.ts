@@ -166,7 +166,7 @@ async function main(): Promise<void> {
   const natsUrl = process.env.NATS_URL || (await startNats())
   const adminPassword = process.env.SWITCHBOARD_ADMIN_PASSWORD || DEV_ADMIN_PASSWORD
   if (!process.env.SWITCHBOARD_ADMIN_PASSWORD)
-    say(`SWITCHBOARD_ADMIN_PASSWORD not set: admin account '${process.env.SWITCHBOARD_ADMIN_USER || 'admin'}' gets the dev password '${DEV_ADMIN_PASSWORD}'`)
+    say(`SWITCHBOARD_ADMIN_PASSWORD not set: admin account '${process.env.SWITCHBOARD_ADMIN_USER || 'admin'}' gets the dev default password (README, "Run it")`)
   // a dev machine registers many users from one address (npm run demo, the tests): 20 an hour would soon stop it
   const registrations = process.env.GATEWAY_REGISTRATIONS_PER_HOUR || (isProduction(process.env) ? '' : String(DEV_REGISTRATIONS_PER_HOUR))
   const env = { ...process.env, NATS_URL: natsUrl, SWITCHBOARD_ADMIN_PASSWORD: adminPassword, GATEWAY_REGISTRATIONS_PER_HOUR: registrations }

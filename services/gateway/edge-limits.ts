@@ -116,9 +116,10 @@ export class EdgeLimits {
   /** A socket `open` counted has closed. */
   close(ip: string): void {
     const n = this.#perIp.get(ip) ?? 0
-    if (n <= 1) this.#perIp.delete(ip)
+    if (n === 0) return
+    if (n === 1) this.#perIp.delete(ip)
     else this.#perIp.set(ip, n - 1)
-    if (this.#sessions > 0) this.#sessions--
+    this.#sessions--
   }
 
   /** Takes one registration of `ip`: undefined when allowed, else the refusal of the call. */

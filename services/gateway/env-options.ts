@@ -13,7 +13,8 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] }
  * variable on a bad value. Reads the TLS files GATEWAY_TLS_CERT and GATEWAY_TLS_KEY name.
  *
  * - GATEWAY_PORT (default 8080), GATEWAY_HOST (default 127.0.0.1)
- * - GATEWAY_OPS_PORT (default 8081; `off`: no ops listener), GATEWAY_OPS_HOST (default 127.0.0.1)
+ * - GATEWAY_OPS_PORT (default 8081; `off`: no ops listener), GATEWAY_OPS_HOST (default 127.0.0.1),
+ *   GATEWAY_OPS_HOSTNAMES (comma-separated names it answers to besides loopback ones and GATEWAY_OPS_HOST)
  * - GATEWAY_TLS_CERT, GATEWAY_TLS_KEY: PEM files, both or neither
  * - GATEWAY_ORIGINS: comma-separated origins whose pages may connect, besides the gateway's own (`*`: any)
  * - GATEWAY_MAX_IN_FLIGHT, GATEWAY_SEND_RATE (`<per second>` or `<per second>/<burst>`), GATEWAY_FRAME_RATE (same)
@@ -23,7 +24,14 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 export function gatewayOptionsFromEnv(env: Env): GatewayOptions {
   const o: Mutable<GatewayOptions> = { port: port(env, 'GATEWAY_PORT') ?? 8080 }
   if (env.GATEWAY_HOST) o.host = env.GATEWAY_HOST
-  o.opsListen = env.GATEWAY_OPS_PORT === 'off' ? false : { port: port(env, 'GATEWAY_OPS_PORT') ?? DEFAULT_OPS_PORT, host: env.GATEWAY_OPS_HOST || '127.0.0.1' }
+  const hostnames = (env.GATEWAY_OPS_HOSTNAMES ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
+  o.opsListen =
+    env.GATEWAY_OPS_PORT === 'off'
+      ? false
+      : { port: port(env, 'GATEWAY_OPS_PORT') ?? DEFAULT_OPS_PORT, host: env.GATEWAY_OPS_HOST || '127.0.0.1', ...(hostnames.length > 0 ? { hostnames } : {}) }
   if (Boolean(env.GATEWAY_TLS_CERT) !== Boolean(env.GATEWAY_TLS_KEY)) throw new Error('GATEWAY_TLS_CERT and GATEWAY_TLS_KEY go together: set both or neither')
   if (env.GATEWAY_TLS_CERT && env.GATEWAY_TLS_KEY) o.tls = { cert: file(env, 'GATEWAY_TLS_CERT'), key: file(env, 'GATEWAY_TLS_KEY') }
   if (env.GATEWAY_ORIGINS) {

@@ -22,7 +22,7 @@ import { GATEWAY_SERVICE, GatewayStats } from '../ops/gateway-stats.ts'
 import { OpsMonitor } from '../ops/monitor.ts'
 import { EdgeLimit, EdgeLimits, FrameBudget, type UpgradeRefusal } from './edge-limits.ts'
 import { GatewayMetrics } from './gateway-metrics.ts'
-import { createListener, hostPort, listen, originAllowed, peerAddress, refuseUpgrade } from './http-listener.ts'
+import { addressKey, createListener, hostPort, listen, originAllowed, peerAddress, refuseUpgrade } from './http-listener.ts'
 import { startOpsListener, type OpsListener } from './ops-listener.ts'
 
 /** A running gateway. */
@@ -65,10 +65,16 @@ export async function startGateway(nc: NatsConnection, feed: NatsConnection, opt
   const stats = new GatewayStats()
   const edge = new EdgeLimits(opts.edge)
   const metrics = new GatewayMetrics(() => sessions.size)
-  /** Counts a refusal of an edge limit, in the metrics and in the dashboard's row of the gateway. */
+  /** Counts one answered frame, in the dashboard's row of the gateway and in the metrics; `error`: its code. */
+  const record = (call: string, ms: number, error?: string) => {
+    const name = countedCall(call)
+    stats.record(name, ms, error)
+    metrics.call(name, ms, error)
+  }
+  /** Counts a refusal of an edge limit. */
   const refused = (limit: EdgeLimit, call: string, code: string) => {
     metrics.refused(limit)
-    stats.record(call, 0, code)
+    record(call, 0, code)
   }
   // polls $SRV only once /ops is first asked for; lists this gateway from its own counters
   const monitor = new OpsMonitor(nc, {
@@ -217,18 +223,24 @@ export async function startGateway(nc: NatsConnection, feed: NatsConnection, opt
 
   const onFrame = async (session: Session, data: RawData, isBinary: boolean): Promise<void> => {
     const over = session.frames.take()
+    if (over !== undefined) return refuseFrame(session, data, over)
     const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as Buffer)
     if (isBinary) return void session.send(errorReply(null, 'INVALID_ARGUMENT', 400, 'binary frames are not supported: send JSON text'))
     if (bytes.length > opts.maxFrameBytes) {
       return void session.send(errorReply(null, 'RESOURCE_EXHAUSTED', 429, `frame of ${bytes.length} bytes is over the limit of ${opts.maxFrameBytes}`))
     }
     const parsed = parseFrame(bytes.toString('utf8'))
-    if (over !== undefined) {
-      refused(EdgeLimit.framesPerSocket, parsed.ok ? parsed.frame.call : 'invalid', over.code)
-      return void session.send(errorReply(parsed.ok ? parsed.frame.id : null, over.code, over.status, over.message, over.data))
-    }
     if (!parsed.ok) return void session.send(parsed.reply)
     const { frame } = parsed
+    if (closing !== undefined) return void session.send(errorReply(frame.id, 'UNAVAILABLE', 503, 'gateway is shutting down: reconnect'))
+    if (session.inFlight >= opts.maxInFlightPerSocket) {
+      record(frame.call, 0, 'RESOURCE_EXHAUSTED')
+      return void session.send(errorReply(frame.id, 'RESOURCE_EXHAUSTED', 429, `over ${opts.maxInFlightPerSocket} calls in flight on this socket`))
+    }
+    if (inFlight >= opts.maxInFlight) {
+      record(frame.call, 0, 'RESOURCE_EXHAUSTED')
+      return void session.send(errorReply(frame.id, 'RESOURCE_EXHAUSTED', 429, `the gateway has ${opts.maxInFlight} calls in flight: retry shortly`))
+    }
     if (frame.call === REGISTER) {
       const limited = edge.register(session.address, frame.call)
       if (limited !== undefined) {
@@ -236,21 +248,12 @@ export async function startGateway(nc: NatsConnection, feed: NatsConnection, opt
         return void session.send(errorReply(frame.id, limited.code, limited.status, limited.message, limited.data))
       }
     }
-    if (closing !== undefined) return void session.send(errorReply(frame.id, 'UNAVAILABLE', 503, 'gateway is shutting down: reconnect'))
-    if (session.inFlight >= opts.maxInFlightPerSocket) {
-      stats.record(frame.call, 0, 'RESOURCE_EXHAUSTED')
-      return void session.send(errorReply(frame.id, 'RESOURCE_EXHAUSTED', 429, `over ${opts.maxInFlightPerSocket} calls in flight on this socket`))
-    }
-    if (inFlight >= opts.maxInFlight) {
-      stats.record(frame.call, 0, 'RESOURCE_EXHAUSTED')
-      return void session.send(errorReply(frame.id, 'RESOURCE_EXHAUSTED', 429, `the gateway has ${opts.maxInFlight} calls in flight: retry shortly`))
-    }
     // rated calls of a logged-in session; the others (and a session not logged in) get their answer from `call`
     const rated = RATED_CALLS.has(frame.call) && session.token !== undefined
     if (rated) {
       const refused = admit(session, frame)
       if (refused !== undefined) {
-        stats.record(frame.call, 0, refused.code)
+        record(frame.call, 0, refused.code)
         return void session.send(errorReply(frame.id, refused.code, refused.status, refused.message, refused.data))
       }
     }
@@ -268,10 +271,22 @@ export async function startGateway(nc: NatsConnection, feed: NatsConnection, opt
       }
       failed = err instanceof RpcError ? err.code : 'INTERNAL'
     } finally {
-      stats.record(frame.call, performance.now() - t0, failed)
+      record(frame.call, performance.now() - t0, failed)
       session.inFlight--
       if (--inFlight === 0) idle?.()
     }
+  }
+
+  /**
+   * A frame past its socket's rate: refused before it is decoded. A small one is parsed for its id, so the client
+   * knows which call was refused; a big one is answered with id null.
+   */
+  const refuseFrame = (session: Session, data: RawData, over: Refusal) => {
+    const size = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer).length
+    const parsed = size <= SMALL_FRAME_BYTES ? parseFrame(String(Array.isArray(data) ? Buffer.concat(data) : data)) : undefined
+    const frame = parsed?.ok ? parsed.frame : undefined
+    refused(EdgeLimit.framesPerSocket, frame?.call ?? 'other', over.code)
+    session.send(errorReply(frame?.id ?? null, over.code, over.status, over.message, over.data))
   }
 
   const onConnection = (socket: WebSocket, address: string) => {
@@ -281,7 +296,6 @@ export async function startGateway(nc: NatsConnection, feed: NatsConnection, opt
     socket.on('error', (err) => opts.logger.debug({ err }, 'socket error'))
     socket.on('close', () => {
       sessions.delete(session)
-      edge.close(address)
       leave(session)
     })
     session.send({ event: GatewayEvent.hello, protocol: PROTOCOL_VERSION, maxFrameBytes: opts.maxFrameBytes })
@@ -312,12 +326,14 @@ export async function startGateway(nc: NatsConnection, feed: NatsConnection, opt
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy())
     if (closing !== undefined) return refuseUpgrade(socket, 503, 'gateway is shutting down: reconnect')
-    if (!originAllowed(req, opts.origins, secure)) {
+    if (!originAllowed(req, opts.origins)) {
       return refuse(socket, { limit: EdgeLimit.origin, status: 403, message: `origin ${req.headers.origin} may not open a socket here` })
     }
-    const address = peerAddress(req)
+    const address = addressKey(peerAddress(req))
     const over = edge.open(address)
     if (over !== undefined) return refuse(socket, over)
+    // released when the TCP socket closes: once, whether the handshake fails or the WebSocket closes later
+    socket.once('close', () => edge.close(address))
     wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, address))
   })
   let port: number
@@ -327,6 +343,7 @@ export async function startGateway(nc: NatsConnection, feed: NatsConnection, opt
     if (opts.opsListen !== false) ops = await startOpsListener(monitor, metrics, opts.opsListen, opts.tls)
   } catch (err) {
     http.close()
+    tail.stop()
     for (const s of subs) s.unsubscribe()
     throw err
   }
@@ -363,6 +380,14 @@ export async function startGateway(nc: NatsConnection, feed: NatsConnection, opt
 
 /** Answers of a module that tell the adaptive limit the modules are overloaded. */
 const CONGESTION: ReadonlySet<string> = new Set(['RESOURCE_EXHAUSTED', 'DEADLINE_EXCEEDED', 'UNAVAILABLE'])
+
+/** What a frame's call is counted as: its name when the gateway knows it, else `other` (names are the client's). */
+function countedCall(call: string): string {
+  return CALLABLE.has(call) || call === GatewayCall.resume || call === 'connect' ? call : 'other'
+}
+
+/** Frames up to this size refused by their socket's rate are still parsed, for the id of the reply. */
+const SMALL_FRAME_BYTES = 1_024
 
 /** The call the registrations-per-address limit counts. */
 const REGISTER = 'user.register'

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { handleOpsHttp } from '../ops/http.ts'
 import type { OpsMonitor } from '../ops/monitor.ts'
 import type { GatewayMetrics } from './gateway-metrics.ts'
-import { createListener, hostPort, listen, type TlsFiles } from './http-listener.ts'
+import { createListener, hostAllowed, hostPort, listen, type TlsFiles } from './http-listener.ts'
 import { OPS_FILES, serveWeb } from './web/static.ts'
 
 /** Where the gateway's operations surface listens: loopback by default, never the chat port. */
@@ -11,6 +11,11 @@ export interface OpsListen {
   readonly port: number
   /** Loopback (`127.0.0.1`) unless set: bind a private address only, behind a network you control. */
   readonly host?: string
+  /**
+   * Host names requests may use besides loopback ones and `host` (e.g. the name a proxy or a private DNS gives it).
+   * Others get 421, so a web page that rebinds its DNS name to this address cannot read it.
+   */
+  readonly hostnames?: readonly string[]
 }
 
 /** The operations surface of a gateway, listening. */
@@ -22,13 +27,25 @@ export interface OpsListener {
 
 /**
  * Starts the gateway's operations listener: the dashboard (`/`, `/ops`), its data (`/ops/api`, `/ops/events`) and
- * the gateway's Prometheus metrics (`/metrics`). Over TLS when `tls` is given.
+ * the gateway's Prometheus metrics (`/metrics`). Plain HTTP on loopback (the gateway's certificate names its public
+ * host, not 127.0.0.1); over TLS with `tls` when bound to another address.
  */
 export async function startOpsListener(monitor: OpsMonitor, metrics: GatewayMetrics, listen_: OpsListen, tls: TlsFiles | false): Promise<OpsListener> {
   const host = listen_.host ?? '127.0.0.1'
-  const secure = tls !== false
-  const server = createListener((req, res) => route(req, res, monitor, metrics, secure), tls)
-  const port = await listen(server, host, listen_.port, 'gateway ops listener (GATEWAY_OPS_PORT)')
+  const secure = tls !== false && !isLoopback(host)
+  const names = [host, ...(listen_.hostnames ?? [])]
+  let port = listen_.port
+  const server = createListener(
+    (req, res) => {
+      if (!hostAllowed(req, port, names)) {
+        res.writeHead(421, { 'content-type': 'text/plain; charset=utf-8' }).end(`the ops listener does not answer to Host ${req.headers.host ?? '(none)'}\n`)
+        return
+      }
+      route(req, res, monitor, metrics, secure)
+    },
+    secure ? tls : false,
+  )
+  port = await listen(server, host, listen_.port, 'gateway ops listener (GATEWAY_OPS_PORT)')
   return {
     url: `${secure ? 'https' : 'http'}://${hostPort(host, port)}/`,
     close() {
@@ -37,6 +54,8 @@ export async function startOpsListener(monitor: OpsMonitor, metrics: GatewayMetr
     },
   }
 }
+
+const isLoopback = (host: string) => host === 'localhost' || host === '::1' || host.startsWith('127.')
 
 function route(req: IncomingMessage, res: ServerResponse, monitor: OpsMonitor, metrics: GatewayMetrics, secure: boolean): void {
   const path = (req.url ?? '/').split('?')[0]!

@@ -68,6 +68,7 @@ t.test('gateway edge - a page of a foreign Origin may not open a socket; its own
   t.equal(lookalike.ok, false, 'the same host on another port is another origin')
   for (const [what, options] of [
     ['its own page', { origin: own }],
+    ['its own page behind a TLS-terminating proxy', { origin: `https://127.0.0.1:${gw.port}` }],
     ['a listed origin', { origin: 'https://chat.example.org' }],
     ['a client without Origin (not a browser)', {}],
   ] as const) {
@@ -117,10 +118,41 @@ t.test('gateway edge - sockets per IP and in all are capped, and free again once
     t.equal(full.status, 503)
     t.match(full.body, /maximum of 5 sockets/)
   }
+  const one = other[0]!.ok ? other[0]!.ws : undefined
+  one!.close()
+  await t.resolveMatch(
+    waitFor(async () => (await open(gw.url, { localAddress: '127.0.0.3' })).ok),
+    true,
+    'once one closes, the gateway takes another',
+  )
   const counts = await refusals(gw)
   t.ok(counts.connections_per_ip! >= 1, 'counted: per IP')
-  t.equal(counts.sessions, 1, 'counted: sessions')
+  t.ok(counts.sessions! >= 1, 'counted: sessions')
   for (const r of [...first, ...other]) if (r.ok) r.ws.close()
+})
+
+t.test('gateway edge - upgrades that fail their handshake give their place back', async (t) => {
+  const gw = await gatewayFor(t, { edge: { maxConnectionsPerIp: 2, maxSessions: 2 } })
+  const { port } = new URL(gw.url)
+  for (let i = 0; i < 5; i++) {
+    const answer = await rawUpgrade(Number(port), i % 2 === 0 ? 'Upgrade: h2c' : 'Upgrade: websocket\r\nSec-WebSocket-Version: 13')
+    t.match(answer, /^HTTP\/1\.1 400/, `bad handshake ${i + 1} is refused by ws`)
+  }
+  await t.resolveMatch(
+    waitFor(async () => (await open(gw.url)).ok),
+    true,
+    'a real socket still opens: nothing was counted for good',
+  )
+})
+
+t.test('gateway edge - the ops listener answers only to loopback names and those it is given (no DNS rebinding)', async (t) => {
+  const gw = await gatewayFor(t, { opsListen: { port: 0, hostnames: ['ops.internal'] } })
+  const port = Number(new URL(gw.opsUrl!).port)
+  t.equal(await statusWithHost(port, `127.0.0.1:${port}`), 200)
+  t.equal(await statusWithHost(port, `localhost:${port}`), 200)
+  t.equal(await statusWithHost(port, `ops.internal:${port}`), 200, 'a configured name')
+  t.equal(await statusWithHost(port, `evil.example.com:${port}`), 421, 'a rebound name is refused')
+  t.equal(await statusWithHost(port, `127.0.0.1:${port + 1}`), 421, 'so is another port')
 })
 
 t.test('gateway edge - frames per socket are rate limited with retryAfterMs, and flow again after it', async (t) => {
@@ -141,6 +173,10 @@ t.test('gateway edge - frames per socket are rate limited with retryAfterMs, and
   await new Promise((res) => setTimeout(res, 600))
   t.equal(errorOf(await call('user.nope'))?.code, 'UNIMPLEMENTED', 'after a pause the socket is answered again')
   t.equal((await refusals(gw)).frames_per_socket, limited.length, 'counted in the metrics')
+  const text = await (await fetch(`${gw.opsUrl}metrics`)).text()
+  t.match(text, /^switchboard_gateway_calls_total\{call="other"\} 13$/m, 'every frame counts as a call; a name the gateway does not know as "other"')
+  t.notMatch(text, /user\.nope/, 'so a client cannot grow the label set')
+  t.match(text, /^switchboard_gateway_call_errors_total\{call="other",code="RESOURCE_EXHAUSTED"\} \d+$/m)
 })
 
 t.test('gateway edge - registrations per IP per hour are capped across sockets', async (t) => {
@@ -175,7 +211,7 @@ t.test(
     t.teardown(() => cert.remove())
     const gw = await gatewayFor(t, { tls: { cert: readFileSync(cert.certFile), key: readFileSync(cert.keyFile) } })
     t.match(gw.url, /^wss:\/\/127\.0\.0\.1:\d+$/)
-    t.match(gw.opsUrl, /^https:\/\//)
+    t.match(gw.opsUrl, /^http:\/\/127\.0\.0\.1:/, 'the ops listener on loopback stays plain HTTP (the certificate names the public host)')
     const r = await open(gw.url, { ca: cert.caPem })
     t.ok(r.ok, 'a client that trusts the CA connects with wss://')
     if (r.ok) {
@@ -198,6 +234,31 @@ async function httpsGet(url: string, ca: string): Promise<{ status: number; head
       res.resume()
       resolve({ status: res.statusCode ?? 0, headers: res.headers })
     }).once('error', reject)
+  })
+}
+
+/** Sends an upgrade request with `extra` headers on a raw TCP socket; resolves with the first bytes of the answer. */
+async function rawUpgrade(port: number, extra: string): Promise<string> {
+  const { connect } = await import('node:net')
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: '127.0.0.1', port }, () => s.write(`GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: Upgrade\r\n${extra}\r\n\r\n`))
+    let text = ''
+    s.on('data', (d) => (text += d.toString()))
+    s.on('close', () => resolve(text))
+    s.on('error', reject)
+  })
+}
+
+/** The status of `GET /ops/api` on `port` with a Host header of `host`. */
+async function statusWithHost(port: number, host: string): Promise<number> {
+  const { request } = await import('node:http')
+  return new Promise((resolve, reject) => {
+    request({ host: '127.0.0.1', port, path: '/ops/api', headers: { host } }, (res) => {
+      res.resume()
+      resolve(res.statusCode ?? 0)
+    })
+      .once('error', reject)
+      .end()
   })
 }
 

@@ -4,6 +4,7 @@
  * seed of another directory is refused, and a rotation keeps both keys working until it is retired. And the shipped
  * config holds no password for nats-server to warn about.
  */
+import { spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -12,6 +13,7 @@ import t, { type Test } from 'tap'
 import Type from 'typebox'
 import { client, defineService, serve } from 'switchboard'
 import { credsMain } from '../../scripts/creds.ts'
+import { natsServerBin } from '../../scripts/ensure-nats-server.mjs'
 import { MODULES } from '../../services/registry.ts'
 import { connectNats } from '../../services/shared/connect.ts'
 import { previousSeedFile, readSeed, seedFile } from '../../services/shared/credentials.ts'
@@ -50,31 +52,39 @@ async function logsIn(url: string, role: 'user' | 'client' | 'friend', file: str
   }
 }
 
-t.test('creds - init writes a seed per role (0600, dir 0700) and a permissions.conf of public keys only; refuses to overwrite without --force', async (t) => {
-  const dir = tempCreds(t)
-  const out = creds(t, ['init', dir])
-  t.match(out, /include .*permissions\.conf/, 'says what nats-server includes')
-  t.match(out, /SWITCHBOARD_CREDS_DIR=/, 'and what every process gets')
-  t.same(readdirSync(dir).sort(), [...ROLES.map((r) => `${r}.nk`), 'permissions.conf'].sort())
-  t.equal(statSync(dir).mode & 0o777, 0o700, 'dir 0700')
-  for (const r of ROLES) t.equal(statSync(seedFile(dir, r)).mode & 0o777, 0o600, `${r}.nk 0600`)
-  const conf = readFileSync(join(dir, 'permissions.conf'), 'utf8')
-  for (const r of ROLES) {
-    const key = nkeys.fromSeed(readSeed(seedFile(dir, r))).getPublicKey()
-    t.match(conf, new RegExp(`# ${r}\\n {4}\\{\\n {6}nkey: ${key}\\n`), `${r} by its public key`)
-  }
-  t.notMatch(conf, /\bS[A-Z2-7]{57}\b|password/, 'no seed, no password')
+t.test(
+  'creds - init writes a seed per role (0600, dir 0700), a permissions.conf of public keys only and a nats.conf including it; refuses to overwrite without --force',
+  async (t) => {
+    const dir = tempCreds(t)
+    const out = creds(t, ['init', dir])
+    t.match(out, /include .*permissions\.conf/, 'says what nats-server includes')
+    t.match(out, /SWITCHBOARD_CREDS_DIR=/, 'and what every process gets')
+    t.same(readdirSync(dir).sort(), [...ROLES.map((r) => `${r}.nk`), 'nats.conf', 'permissions.conf'].sort())
+    const serverConf = readFileSync(join(dir, 'nats.conf'), 'utf8')
+    t.match(serverConf, /^include "permissions\.conf"$/m, 'a server config beside them includes their permissions.conf')
+    t.notMatch(serverConf, /config\/permissions\.conf"$/m, 'not the dev one')
+    const check = spawnSync(natsServerBin() as string, ['-t', '-c', join(dir, 'nats.conf')], { encoding: 'utf8' })
+    t.equal(check.status, 0, `nats-server -t accepts it: ${check.stderr}`)
+    t.equal(statSync(dir).mode & 0o777, 0o700, 'dir 0700')
+    for (const r of ROLES) t.equal(statSync(seedFile(dir, r)).mode & 0o777, 0o600, `${r}.nk 0600`)
+    const conf = readFileSync(join(dir, 'permissions.conf'), 'utf8')
+    for (const r of ROLES) {
+      const key = nkeys.fromSeed(readSeed(seedFile(dir, r))).getPublicKey()
+      t.match(conf, new RegExp(`# ${r}\\n {4}\\{\\n {6}nkey: ${key}\\n`), `${r} by its public key`)
+    }
+    t.notMatch(conf, /\bS[A-Z2-7]{57}\b|password/, 'no seed, no password')
 
-  const before = readFileSync(seedFile(dir, 'user'), 'utf8')
-  const err: string[] = []
-  t.equal(credsMain(['init', dir], { out: () => {}, err: (s) => void err.push(s) }), 1)
-  t.match(err.join(''), /already holds seeds .*--force/)
-  t.equal(readFileSync(seedFile(dir, 'user'), 'utf8'), before, 'the seeds are untouched')
-  creds(t, ['init', dir, '--force'])
-  t.not(readFileSync(seedFile(dir, 'user'), 'utf8'), before, '--force replaces them')
-  t.equal(credsMain(['rotate', dir, 'nobody'], { out: () => {}, err: () => {} }), 1, 'an unknown role is refused')
-  t.equal(credsMain(['frobnicate', dir], { out: () => {}, err: () => {} }), 2, 'usage')
-})
+    const before = readFileSync(seedFile(dir, 'user'), 'utf8')
+    const err: string[] = []
+    t.equal(credsMain(['init', dir], { out: () => {}, err: (s) => void err.push(s) }), 1)
+    t.match(err.join(''), /already holds seeds .*--force/)
+    t.equal(readFileSync(seedFile(dir, 'user'), 'utf8'), before, 'the seeds are untouched')
+    creds(t, ['init', dir, '--force'])
+    t.not(readFileSync(seedFile(dir, 'user'), 'utf8'), before, '--force replaces them')
+    t.equal(credsMain(['rotate', dir, 'nobody'], { out: () => {}, err: () => {} }), 1, 'an unknown role is refused')
+    t.equal(credsMain(['frobnicate', dir], { out: () => {}, err: () => {} }), 2, 'usage')
+  },
+)
 
 t.test('creds - roles log in with the seeds of a generated directory and keep their permissions', async (t) => {
   const dir = tempCreds(t)

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { EdgeLimit, EdgeLimits, FrameBudget, resolveEdgeLimits } from '../../services/gateway/edge-limits.ts'
 import { gatewayOptionsFromEnv } from '../../services/gateway/env-options.ts'
+import { addressKey } from '../../services/gateway/http-listener.ts'
 import { resolveGatewayOptions } from '../../services/gateway/options.ts'
 
 t.test('edge limits - sockets per IP and in all are counted and freed', async (t) => {
@@ -14,7 +15,8 @@ t.test('edge limits - sockets per IP and in all are counted and freed', async (t
   edge.close('10.0.0.1')
   t.equal(edge.open('10.0.0.1'), undefined, 'a closed socket frees its place')
   edge.close('unknown-address')
-  t.equal(edge.sessions, 2, 'closing what was never opened frees nothing it should not')
+  t.equal(edge.sessions, 3, 'closing what was never opened frees nothing')
+  t.match(edge.open('10.0.0.4'), { limit: EdgeLimit.sessions }, 'so the cap still holds')
 })
 
 t.test('edge limits - registrations per IP refill over the hour', async (t) => {
@@ -64,4 +66,13 @@ t.test('edge limits - the environment sets the ops listener, TLS, origins and li
   t.throws(() => gatewayOptionsFromEnv({ GATEWAY_TLS_CERT: '/nonexistent.pem', GATEWAY_TLS_KEY: '/nonexistent.key' }), /GATEWAY_TLS_CERT: cannot read/)
   t.throws(() => gatewayOptionsFromEnv({ GATEWAY_MAX_SESSIONS: 'many' }), /GATEWAY_MAX_SESSIONS must be a positive integer/)
   t.throws(() => gatewayOptionsFromEnv({ GATEWAY_OPS_PORT: '99999' }), /GATEWAY_OPS_PORT must be a port number/)
+})
+
+t.test('edge limits - peers are counted by IPv4 address or IPv6 /64', async (t) => {
+  t.equal(addressKey('10.1.2.3'), '10.1.2.3')
+  t.equal(addressKey('::ffff:10.1.2.3'), '10.1.2.3', 'an IPv4-mapped address is its IPv4 address')
+  t.equal(addressKey('2001:db8:1:2:aaaa:bbbb:cccc:dddd'), '2001:db8:1:2::/64')
+  t.equal(addressKey('2001:db8:1:2::1'), '2001:db8:1:2::/64', 'one /64, whatever the host part')
+  t.equal(addressKey('2001:0db8::'), '2001:db8:0:0::/64')
+  t.equal(addressKey('::1'), '0:0:0:0::/64')
 })
