@@ -1,7 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Duplex } from 'node:stream'
 import type { NatsConnection, Subscription } from '@nats-io/nats-core'
-import { WebSocketServer, type RawData, type WebSocket } from 'ws'
+import type { RawData, WebSocket } from 'ws'
 import { client, RpcError, type AnyContract, type Client } from 'switchboard'
 import { MessageService } from '../message/contract.ts'
 import type { ChatMessage } from '../message/entry.ts'
@@ -17,12 +15,12 @@ import { AdaptiveLimit } from './adaptive-limit.ts'
 import { Session } from './session.ts'
 import { ChatSubject } from '../shared/presence.ts'
 import { readMessage, reply, SessionRegistry } from './session-registry.ts'
-import { CHAT_FILES, serveWeb } from './web/static.ts'
 import { GATEWAY_SERVICE, GatewayStats } from '../ops/gateway-stats.ts'
 import { OpsMonitor } from '../ops/monitor.ts'
-import { EdgeLimit, EdgeLimits, FrameBudget, type UpgradeRefusal } from './edge-limits.ts'
+import { EdgeLimit, EdgeLimits, FrameBudget } from './edge-limits.ts'
 import { GatewayMetrics } from './gateway-metrics.ts'
-import { addressKey, createListener, hostPort, listen, originAllowed, peerAddress, refuseUpgrade } from './http-listener.ts'
+import { hostPort, listen } from './http-listener.ts'
+import { createChatListener } from './chat-listener.ts'
 import { startOpsListener, type OpsListener } from './ops-listener.ts'
 
 /** A running gateway. */
@@ -315,26 +313,15 @@ export async function startGateway(nc: NatsConnection, feed: NatsConnection, opt
   void tail.start().catch((err: unknown) => opts.logger.error({ err }, 'cannot read the message stream'))
 
   const secure = opts.tls !== false
-  const http = createListener((req, res) => handleHttp(req, res, secure), opts.tls)
-  const wss = new WebSocketServer({ noServer: true, maxPayload: opts.hardFrameBytes })
-  wss.on('error', (err) => opts.logger.error({ err }, 'websocket server error'))
-  /** An upgrade turned away by its Origin or an edge limit, before `ws` reads it. */
-  const refuse = (socket: Duplex, r: UpgradeRefusal) => {
-    refused(r.limit, 'connect', r.status === 403 ? 'PERMISSION_DENIED' : 'RESOURCE_EXHAUSTED')
-    refuseUpgrade(socket, r.status, r.message, r.status === 403 ? undefined : 1)
-  }
-  http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on('error', () => socket.destroy())
-    if (closing !== undefined) return refuseUpgrade(socket, 503, 'gateway is shutting down: reconnect')
-    if (!originAllowed(req, opts.origins)) {
-      return refuse(socket, { limit: EdgeLimit.origin, status: 403, message: `origin ${req.headers.origin} may not open a socket here` })
-    }
-    const address = addressKey(peerAddress(req))
-    const over = edge.open(address)
-    if (over !== undefined) return refuse(socket, over)
-    // released when the TCP socket closes: once, whether the handshake fails or the WebSocket closes later
-    socket.once('close', () => edge.close(address))
-    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, address))
+  const { http, wss } = createChatListener({
+    tls: opts.tls,
+    origins: opts.origins,
+    edge,
+    maxPayload: opts.hardFrameBytes,
+    closing: () => closing !== undefined,
+    onRefused: (r) => refused(r.limit, 'connect', r.status === 403 ? 'PERMISSION_DENIED' : 'RESOURCE_EXHAUSTED'),
+    onConnection,
+    logger: opts.logger,
   })
   let port: number
   let ops: OpsListener | undefined
@@ -401,16 +388,6 @@ function withoutAfter(input: unknown): { input: unknown; after: string | undefin
   const { after, ...rest } = input as { after?: unknown }
   if (typeof after !== 'string') throw new RpcError('INVALID_ARGUMENT', 'user.login: "after" must be a feed position (a string)')
   return { input: rest, after }
-}
-
-function handleHttp(req: IncomingMessage, res: ServerResponse, secure: boolean): void {
-  const path = (req.url ?? '/').split('?')[0]!
-  if (req.method === 'GET' && path === '/healthz') {
-    res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}')
-    return
-  }
-  if (serveWeb(CHAT_FILES, path, req, res, secure)) return
-  res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found: the chat page is at /; WebSocket clients connect to any path\n')
 }
 
 function closeSocket(socket: WebSocket): Promise<void> {
