@@ -1,4 +1,5 @@
 import { stderrLogger, type Logger } from 'switchboard'
+import type { MetricsListen } from './metrics-listen.ts'
 import { DEV_FEED_KEY } from './position.ts'
 
 /** Settings shared by the chat modules' workers. */
@@ -24,6 +25,8 @@ export interface ChatOptions {
   /** How long the auth middleware trusts a verified token, in ms (at most 2 s). */
   readonly authCacheMs: number
   readonly maxInFlight: number
+  /** Where the worker serves Prometheus metrics (`GET /metrics`); undefined: nowhere (services/shared/metrics-listen.ts). */
+  readonly metrics: MetricsListen | undefined
   readonly logger: Logger
 }
 
@@ -40,6 +43,7 @@ export const DEFAULT_CHAT_OPTIONS: ChatOptions = {
   typingIntervalMs: 1_000,
   authCacheMs: 2_000,
   maxInFlight: 512,
+  metrics: undefined,
   logger: stderrLogger('warn'),
 }
 

@@ -1,7 +1,8 @@
 import type { NatsConnection } from '@nats-io/nats-core'
-import { serve, type AnyContract, type Handlers, type Worker } from 'switchboard'
+import { serve, type AnyContract, type Handlers, type Worker, type WorkerOptions } from 'switchboard'
 import { authMiddleware, type AuthState, type TokenResolver } from './auth.ts'
 import type { ChatOptions } from './options.ts'
+import type { MetricsListen } from './metrics-listen.ts'
 import { storeErrors } from './store-errors.ts'
 
 /** How a chat module's worker differs from the others; unset fields: every method needs a session, verified by user.verify. */
@@ -16,6 +17,24 @@ export interface ModuleServeOptions {
   readonly resources?: readonly { stop(): void }[]
 }
 
+/** Serves with `options`, plus metrics on the first port of `listen` that is free when it is set. */
+async function serveWithMetrics<C extends AnyContract>(
+  nc: NatsConnection,
+  contract: C,
+  handlers: Handlers<C, AuthState>,
+  options: WorkerOptions<AuthState>,
+  listen: MetricsListen | undefined,
+): Promise<Worker<C>> {
+  if (listen === undefined) return serve<C, AuthState>(nc, contract, handlers, options)
+  for (let port = listen.first; ; port++) {
+    try {
+      return await serve<C, AuthState>(nc, contract, handlers, { ...options, metrics: { port, host: listen.host } })
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || port >= listen.last) throw err
+    }
+  }
+}
+
 /**
  * Serves a chat module's contract with what every module's worker has: its in-flight limit and logger from the
  * chat options, passing store failures mapped to UNAVAILABLE (`storeErrors`), and the session check
@@ -28,11 +47,17 @@ export async function serveChatModule<C extends AnyContract>(
   o: ChatOptions,
   { auth = Object.keys(contract.methods), resolve, authCacheMs = o.authCacheMs, resources = [] }: ModuleServeOptions = {},
 ): Promise<Worker<C>> {
-  const worker = await serve<C, AuthState>(nc, contract, handlers, {
-    maxInFlight: o.maxInFlight,
-    logger: o.logger,
-    middleware: [storeErrors, authMiddleware({ methods: auth, resolve, cacheMs: authCacheMs })],
-  })
+  const worker = await serveWithMetrics(
+    nc,
+    contract,
+    handlers,
+    {
+      maxInFlight: o.maxInFlight,
+      logger: o.logger,
+      middleware: [storeErrors, authMiddleware({ methods: auth, resolve, cacheMs: authCacheMs })],
+    },
+    o.metrics,
+  )
   if (resources.length === 0) return worker
   const stop = worker.stop.bind(worker)
   worker.stop = async () => {

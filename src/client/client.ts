@@ -84,7 +84,7 @@ export function createClient<C extends AnyContract>(nc: NatsConnection, contract
     const ctx = new Call({ service: contract.name, method, subject, input, headers, deadline, signal, spec: contract.methods[method]! }, settings)
     let span: CallSpan | undefined
     if (tracing !== undefined) {
-      span = tracing.start('client', contract.name, method, headers[Header.TraceParent])
+      span = tracing.start('client', contract.name, method, headers[Header.TraceParent], { subject, server: nc.getServer() })
       headers[Header.TraceParent] = span.traceparent
     }
     let p = run(ctx)

@@ -54,7 +54,7 @@ export class CallPipeline {
     try {
       headers = read ?? readHeaders(msg)
       const tracing = observer?.tracing
-      if (tracing !== undefined) span = tracing.start('server', this.deps.service, e.name, headers[Header.TraceParent])
+      if (tracing !== undefined) span = tracing.start('server', this.deps.service, e.name, headers[Header.TraceParent], { subject: e.subject })
       const deadline = parseDeadline(headers[Header.Deadline])
       if (deadline <= Date.now()) throw systemError('DEADLINE_EXCEEDED', `deadline passed before ${e.subject} ran`)
       let input: unknown

@@ -3,6 +3,7 @@ import { trace, type Context, type Span, type SpanContext, type SpanOptions, typ
 import { Registry } from 'prom-client'
 import t from 'tap'
 import { client, levelFromEnv, parseTraceparent, pinoLogger, RpcError } from 'switchboard'
+import { tracingFor } from 'switchboard/internal'
 import { connectFor, serverFor } from '../harness/index.ts'
 import { Echo } from '../fixtures/echo-contract.ts'
 import { startEcho } from '../fixtures/echo-worker.ts'
@@ -166,7 +167,8 @@ t.test('trace - with an OpenTelemetry SDK registered, client and server calls be
   const spans: RecordedSpan[] = []
   t.ok(trace.setGlobalTracerProvider(recordingProvider(spans)))
   t.teardown(() => trace.disable())
-  const w = await startEcho(nc, 'w1')
+  const { lines, stream } = capture()
+  const w = await startEcho(nc, 'w1', { logger: pinoLogger({ level: 'warn', destination: stream }) })
   t.teardown(() => w.stop())
   const echo = client(nc, Echo, { timeout: 2_000 })
   await echo.deadline({})
@@ -177,9 +179,71 @@ t.test('trace - with an OpenTelemetry SDK registered, client and server calls be
   t.match(c2, { name: 'echo/whoami', kind: 2, parentSpanId: s1!.ctx.spanId })
   t.match(s2, { name: 'echo/whoami', kind: 1, parentSpanId: c2!.ctx.spanId })
   t.equal(new Set(spans.slice(0, 4).map((s) => s.ctx.traceId)).size, 1, 'one trace')
+  t.match(c1!.attributes, { 'rpc.service': 'echo', 'rpc.method': 'deadline', 'messaging.system': 'nats' })
+  t.equal(c1!.status.code, 0, 'a call that succeeded leaves the status unset')
+  t.notOk('error.type' in c1!.attributes)
   const failed = spans.filter((s) => s.name === 'echo/fail')
   t.equal(failed.length, 2)
-  for (const s of failed) t.match(s, { ended: true, status: { code: 2, message: /OUT_OF_STOCK/ }, attributes: { 'rpc.switchboard.status': 'OUT_OF_STOCK' } })
+  const [fc, fs] = failed.sort((a, b) => (b.kind ?? 0) - (a.kind ?? 0))
+  t.match(fc, {
+    kind: 2,
+    ended: true,
+    status: { code: 2, message: 'sold out' },
+    attributes: { 'rpc.switchboard.status': 'OUT_OF_STOCK', 'error.type': 'OUT_OF_STOCK' },
+  })
+  t.match(fs, { kind: 1, ended: true, status: { code: 0 }, attributes: { 'rpc.switchboard.status': 'OUT_OF_STOCK' } }, 'a declared error is no server fault')
+  t.notOk('error.type' in fs!.attributes)
+
+  spans.length = 0
+  await echo.fail({ kind: 'boom' }).catch((e: unknown) => t.match(e, { code: 'INTERNAL' }))
+  t.equal(spans.length, 2)
+  for (const s of spans)
+    t.match(
+      s,
+      { ended: true, status: { code: 2 }, attributes: { 'rpc.switchboard.status': 'INTERNAL', 'error.type': 'INTERNAL' } },
+      'INTERNAL fails both sides',
+    )
+  t.match(lines.at(-1), { status: 'INTERNAL', trace_id: spans[0]!.ctx.traceId }, 'the log line names the trace')
+})
+
+t.test('trace - OTEL_SEMCONV_STABILITY_OPT_IN chooses the RPC conventions; a call target adds messaging and server attributes', async (t) => {
+  const spans: RecordedSpan[] = []
+  t.ok(trace.setGlobalTracerProvider(recordingProvider(spans)))
+  const saved = process.env.OTEL_SEMCONV_STABILITY_OPT_IN
+  t.teardown(() => {
+    trace.disable()
+    if (saved === undefined) delete process.env.OTEL_SEMCONV_STABILITY_OPT_IN
+    else process.env.OTEL_SEMCONV_STABILITY_OPT_IN = saved
+  })
+  const started = (optIn: string | undefined) => {
+    if (optIn === undefined) delete process.env.OTEL_SEMCONV_STABILITY_OPT_IN
+    else process.env.OTEL_SEMCONV_STABILITY_OPT_IN = optIn
+    const span = tracingFor('auto')!.start('client', 'user', 'lookup', undefined, { subject: 'rpc.user.lookup', server: '127.0.0.1:4222' })
+    span.end('NOT_FOUND', "no user 'x'")
+    return spans.at(-1)!
+  }
+  const target = { 'messaging.system': 'nats', 'messaging.destination.name': 'rpc.user.lookup', 'server.address': '127.0.0.1', 'server.port': 4222 }
+  const old = started(undefined)
+  t.match(old, { name: 'user/lookup', attributes: { 'rpc.system': 'switchboard', 'rpc.service': 'user', 'rpc.method': 'lookup', ...target } })
+  t.notOk('rpc.system.name' in old.attributes || 'rpc.status_code' in old.attributes, 'by default the v1.37 conventions only')
+  const stable = started('http, rpc')
+  t.match(stable, {
+    name: 'user/lookup',
+    attributes: { 'rpc.system.name': 'switchboard', 'rpc.method': 'user/lookup', 'rpc.status_code': 'NOT_FOUND', 'error.type': 'NOT_FOUND', ...target },
+  })
+  t.notOk('rpc.system' in stable.attributes || 'rpc.service' in stable.attributes, 'rpc: the stable conventions only')
+  const dup = started('rpc/dup')
+  t.match(dup.attributes, {
+    'rpc.system': 'switchboard',
+    'rpc.service': 'user',
+    'rpc.system.name': 'switchboard',
+    'rpc.method': 'user/lookup',
+    'rpc.status_code': 'NOT_FOUND',
+  })
+  tracingFor('auto')!.start('server', 'user', 'lookup', undefined, { subject: 'rpc.user.lookup', server: '[::1]:4222' }).end('OK')
+  t.notOk('server.address' in spans.at(-1)!.attributes, 'a server span names no server address (the client knows which it used)')
+  tracingFor('auto')!.start('client', 'user', 'lookup', undefined, { server: '[::1]:4222' }).end('OK')
+  t.match(spans.at(-1)!.attributes, { 'server.address': '::1', 'server.port': 4222 })
 })
 
 t.test('trace - traceparent parsing follows W3C', async (t) => {
