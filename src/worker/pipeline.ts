@@ -159,10 +159,13 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
   return typeof (v as PromiseLike<unknown> | null)?.then === 'function'
 }
 
+/** A positive decimal integer, as `Rpc-Deadline` must be (docs/protocol.md §2): no sign, exponent, fraction or hex. */
+const DECIMAL = /^[1-9][0-9]*$/
+
 /** The `Rpc-Deadline` header as epoch ms; Infinity when absent. INVALID_ARGUMENT when it is not a positive integer. */
 export function parseDeadline(raw: string | undefined): number {
   if (raw === undefined) return Infinity
-  const n = Number(raw)
-  if (!Number.isSafeInteger(n) || n <= 0) throw systemError('INVALID_ARGUMENT', `bad ${Header.Deadline} header: '${raw.slice(0, 32)}'`)
+  const n = DECIMAL.test(raw) ? Number(raw) : Number.NaN
+  if (!Number.isSafeInteger(n)) throw systemError('INVALID_ARGUMENT', `bad ${Header.Deadline} header: '${raw.slice(0, 32)}'`)
   return n
 }
