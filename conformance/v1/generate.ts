@@ -599,6 +599,17 @@ export function callerVectors(): CallerVector[] {
       ],
       { status: 'INVALID_ARGUMENT', number: 400, data: { issues: [{ path: '/kind', message: 'must be string' }] } },
     ),
+    ...(Object.keys(SystemCode) as (keyof typeof SystemCode)[]).map((code) =>
+      caller(
+        `error: the envelope of ${code}`,
+        R.codes,
+        'fail',
+        throwIt,
+        [errReply(code, `a ${code} answer`, SystemCode[code])],
+        { status: code, number: SystemCode[code], message_contains: `a ${code} answer`, requests: 1 },
+        { note: 'a method that is not idempotent: no retry, whatever the code' },
+      ),
+    ),
     caller(
       'error: the envelope decides, not the headers',
       R.codes,
