@@ -3,6 +3,8 @@
  * Connects as the module's role (and as `<module>-reads` for a module that reads a stream: NATS_READS_USER,
  * NATS_READS_PASS), prints one "serving" line, and on SIGTERM/SIGINT stops gracefully and exits 0. In production mode
  * (NODE_ENV or SWITCHBOARD_ENV `production`) it first refuses default or missing secrets (services/shared/production.ts).
+ * With SWITCHBOARD_METRICS_PORT set (a port, 0, or a range: metricsListenFromEnv) it serves Prometheus metrics at
+ * `GET /metrics` and names the URL on its "serving" line.
  */
 import { pinoLogger } from 'switchboard'
 import { DEFAULT_CREDENTIAL_VARS, READS_CREDENTIAL_VARS } from './shared/connect.ts'
@@ -11,6 +13,7 @@ import { readsRole } from './shared/permissions.ts'
 import { connectOrExit, stopOnSignals } from './shared/lifecycle.ts'
 import { MODULE_NAMES, MODULES, isModuleName } from './registry.ts'
 import { chatOptionsFromEnv } from './shared/options.ts'
+import { metricsListenFromEnv, type MetricsListen } from './shared/metrics-listen.ts'
 
 const name = process.argv[2]
 if (!isModuleName(name)) {
@@ -19,6 +22,13 @@ if (!isModuleName(name)) {
 }
 
 const m = MODULES[name]
+let metrics: MetricsListen | undefined
+try {
+  metrics = metricsListenFromEnv(process.env)
+} catch (err) {
+  process.stderr.write(`${name} worker: ${(err as Error).message}\n`)
+  process.exit(2)
+}
 refuseDefaultsInProduction(`${name} worker`, process.env, {
   connections: m.nats.reads === undefined ? [DEFAULT_CREDENTIAL_VARS] : [DEFAULT_CREDENTIAL_VARS, READS_CREDENTIAL_VARS],
   adminPassword: name === 'user',
@@ -31,11 +41,13 @@ const worker = await m.start(
   nc,
   {
     ...chatOptionsFromEnv(process.env),
+    metrics,
     logger: pinoLogger({ level: process.env.LOG_LEVEL ?? 'error', base: { module: name } }),
   },
   reads,
 )
 const methods = Object.keys(worker.contract.methods).join(', ')
-process.stdout.write(`${name} worker ${worker.id} serving rpc.${name}.* (${methods}) via ${nc.getServer()}\n`)
+const metricsAt = worker.metricsUrl === undefined ? '' : `, metrics at ${worker.metricsUrl}`
+process.stdout.write(`${name} worker ${worker.id} serving rpc.${name}.* (${methods}) via ${nc.getServer()}${metricsAt}\n`)
 
 stopOnSignals(`${name} worker ${worker.id}`, nc, () => worker.stop(), reads === undefined ? [] : [reads])
