@@ -1,4 +1,4 @@
-import { definedOnly } from '../shared/options.ts'
+import { definedOnly, requirePositiveIntegers } from '../shared/options.ts'
 
 /** Options of an adaptive limit on calls in flight; unset fields take their value from DEFAULT_ADAPTIVE_LIMIT. */
 export interface AdaptiveLimitOptions {
@@ -26,9 +26,7 @@ const INCREASE = 1.2
 /** Fills unset options from DEFAULT_ADAPTIVE_LIMIT; throws on nonsense values. Pure. */
 export function resolveAdaptiveLimit(options: AdaptiveLimitOptions = {}): Required<AdaptiveLimitOptions> {
   const o = { ...DEFAULT_ADAPTIVE_LIMIT, ...definedOnly(options) }
-  for (const key of ['initial', 'min', 'max'] as const) {
-    if (!(Number.isInteger(o[key]) && o[key] > 0)) throw new TypeError(`adaptive limit: ${key} must be a positive integer, got ${o[key]}`)
-  }
+  requirePositiveIntegers(o, ['initial', 'min', 'max'], (key) => `adaptive limit: ${key}`)
   if (!(o.min <= o.initial && o.initial <= o.max)) throw new TypeError(`adaptive limit: needs min <= initial <= max, got ${o.min}, ${o.initial}, ${o.max}`)
   if (!(o.targetMs > 0 && o.windowMs > 0)) throw new TypeError('adaptive limit: targetMs and windowMs must be > 0')
   return o

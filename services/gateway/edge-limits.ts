@@ -1,3 +1,4 @@
+import { definedOnly, requirePositiveIntegers } from '../shared/options.ts'
 import { refusal, SendLimiter, type Refusal, type SendRate } from './send-limiter.ts'
 
 /** Limits of one gateway against abuse, before any module is asked; unset fields take DEFAULT_EDGE_LIMITS. */
@@ -23,15 +24,8 @@ export const DEFAULT_EDGE_LIMITS: ResolvedEdgeLimits = {
 
 /** Fills unset limits from DEFAULT_EDGE_LIMITS; throws on nonsense values. Pure. */
 export function resolveEdgeLimits(options: EdgeLimitOptions = {}): ResolvedEdgeLimits {
-  const o: ResolvedEdgeLimits = {
-    maxSessions: options.maxSessions ?? DEFAULT_EDGE_LIMITS.maxSessions,
-    maxConnectionsPerIp: options.maxConnectionsPerIp ?? DEFAULT_EDGE_LIMITS.maxConnectionsPerIp,
-    registrationsPerIpPerHour: options.registrationsPerIpPerHour ?? DEFAULT_EDGE_LIMITS.registrationsPerIpPerHour,
-    frameRate: options.frameRate ?? DEFAULT_EDGE_LIMITS.frameRate,
-  }
-  for (const key of ['maxSessions', 'maxConnectionsPerIp', 'registrationsPerIpPerHour'] as const) {
-    if (!(Number.isInteger(o[key]) && o[key] > 0)) throw new TypeError(`edge.${key} must be a positive integer, got ${o[key]}`)
-  }
+  const o: ResolvedEdgeLimits = { ...DEFAULT_EDGE_LIMITS, ...definedOnly(options) }
+  requirePositiveIntegers(o, ['maxSessions', 'maxConnectionsPerIp', 'registrationsPerIpPerHour'], (key) => `edge.${key}`)
   if (!(o.frameRate.rate > 0 && o.frameRate.burst >= 1)) throw new TypeError(`edge.frameRate needs rate > 0 and burst >= 1, got ${JSON.stringify(o.frameRate)}`)
   return o
 }

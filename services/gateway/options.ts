@@ -1,5 +1,6 @@
 import { stderrLogger, type Logger } from 'switchboard'
 import { DEV_FEED_KEY } from '../shared/position.ts'
+import { definedOnly, requirePositiveIntegers } from '../shared/options.ts'
 import type { SendRate } from './send-limiter.ts'
 import { DEFAULT_ADAPTIVE_LIMIT, resolveAdaptiveLimit, type AdaptiveLimitOptions } from './adaptive-limit.ts'
 import { DEFAULT_OPS_OPTIONS, resolveOpsOptions, type OpsOptions } from '../ops/options.ts'
@@ -86,12 +87,9 @@ export const DEFAULT_GATEWAY_OPTIONS: ResolvedGatewayOptions = {
 
 /** Fills unset options from DEFAULT_GATEWAY_OPTIONS; never changes its argument. Throws on nonsense values. */
 export function resolveGatewayOptions(options: GatewayOptions = {}): ResolvedGatewayOptions {
-  const o = { ...DEFAULT_GATEWAY_OPTIONS }
-  for (const key of Object.keys(options) as (keyof GatewayOptions)[]) {
-    if (options[key] !== undefined) (o as Record<string, unknown>)[key] = options[key]
-  }
+  const o = { ...DEFAULT_GATEWAY_OPTIONS, ...(definedOnly(options) as Partial<ResolvedGatewayOptions>) }
   if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65_535) throw new TypeError(`port must be an integer 0..65535, got ${o.port}`)
-  for (const key of [
+  requirePositiveIntegers(o, [
     'maxFrameBytes',
     'hardFrameBytes',
     'maxInFlightPerSocket',
@@ -100,9 +98,7 @@ export function resolveGatewayOptions(options: GatewayOptions = {}): ResolvedGat
     'seenPerSession',
     'maxBufferedBytes',
     'maxCatchUpPages',
-  ] as const) {
-    if (!(Number.isInteger(o[key]) && o[key] > 0)) throw new TypeError(`${key} must be a positive integer, got ${o[key]}`)
-  }
+  ])
   if (o.hardFrameBytes < o.maxFrameBytes) throw new TypeError('hardFrameBytes must be at least maxFrameBytes')
   if (!(o.sendRate.rate > 0 && o.sendRate.burst >= 1)) throw new TypeError(`sendRate needs rate > 0 and burst >= 1, got ${JSON.stringify(o.sendRate)}`)
   o.sendLimit = resolveAdaptiveLimit(o.sendLimit)

@@ -1,3 +1,5 @@
+import { definedOnly, requirePositiveIntegers } from '../shared/options.ts'
+
 /** Options of the operations monitor; unset fields take their value from DEFAULT_OPS_OPTIONS. */
 export interface OpsOptions {
   /** Time between two `$SRV.STATS` polls, in ms. */
@@ -24,13 +26,8 @@ export const DEFAULT_OPS_OPTIONS: ResolvedOpsOptions = {
 
 /** Fills unset options from DEFAULT_OPS_OPTIONS; throws on nonsense values. */
 export function resolveOpsOptions(options: OpsOptions = {}): ResolvedOpsOptions {
-  const o = { ...DEFAULT_OPS_OPTIONS }
-  for (const key of Object.keys(options) as (keyof OpsOptions)[]) {
-    if (options[key] !== undefined) o[key] = options[key]
-  }
-  for (const key of Object.keys(DEFAULT_OPS_OPTIONS) as (keyof OpsOptions)[]) {
-    if (!(Number.isInteger(o[key]) && o[key] > 0)) throw new TypeError(`ops ${key} must be a positive integer, got ${o[key]}`)
-  }
+  const o: ResolvedOpsOptions = { ...DEFAULT_OPS_OPTIONS, ...definedOnly(options) }
+  requirePositiveIntegers(o, Object.keys(DEFAULT_OPS_OPTIONS) as (keyof OpsOptions)[], (key) => `ops ${key}`)
   if (o.wait >= o.intervalMs) throw new TypeError(`ops wait (${o.wait}) must be shorter than intervalMs (${o.intervalMs})`)
   return o
 }

@@ -50,9 +50,7 @@ export const DEFAULT_CHAT_OPTIONS: ChatOptions = {
 /** Fills unset options from DEFAULT_CHAT_OPTIONS; never changes its argument. */
 export function resolveChatOptions(options: Partial<ChatOptions> = {}): ChatOptions {
   const o = { ...DEFAULT_CHAT_OPTIONS, ...definedOnly(options) }
-  for (const k of ['replicas', 'tokenTtlMs', 'loginFailures', 'loginWindowMs', 'retentionMs', 'editWindowMs', 'typingIntervalMs', 'maxInFlight'] as const) {
-    if (!Number.isInteger(o[k]) || o[k] < 1) throw new TypeError(`${k} must be a positive integer, got ${o[k]}`)
-  }
+  requirePositiveIntegers(o, ['replicas', 'tokenTtlMs', 'loginFailures', 'loginWindowMs', 'retentionMs', 'editWindowMs', 'typingIntervalMs', 'maxInFlight'])
   return { ...o, authCacheMs: Math.min(Math.max(0, o.authCacheMs), 2_000) }
 }
 
@@ -75,4 +73,12 @@ export function chatOptionsFromEnv(env: Readonly<Record<string, string | undefin
 /** `o` without its undefined fields, so that spreading it over defaults keeps the defaults. */
 export function definedOnly<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>
+}
+
+/** Throws a TypeError naming the first of `keys` whose value in `o` is not a positive integer; `label` names a key in the message. */
+export function requirePositiveIntegers<T extends object>(o: T, keys: readonly (keyof T & string)[], label: (key: string) => string = (key) => key): void {
+  for (const key of keys) {
+    const v = o[key]
+    if (!(Number.isInteger(v) && (v as number) > 0)) throw new TypeError(`${label(key)} must be a positive integer, got ${v}`)
+  }
 }

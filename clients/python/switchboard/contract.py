@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import jsonschema
 from jsonschema import Draft202012Validator
@@ -27,6 +27,24 @@ def _pointer(path: Any) -> str:
     return "/" + "/".join(parts) if parts else "/"
 
 
+# ajv's words for a failed keyword, given the keyword's value in the schema
+_MESSAGES: dict[str, Callable[[Any], str]] = {
+    "maxLength": lambda v: f"must not have more than {v} characters",
+    "minLength": lambda v: f"must not have fewer than {v} characters",
+    "minimum": lambda v: f"must be >= {v}",
+    "maximum": lambda v: f"must be <= {v}",
+    "exclusiveMinimum": lambda v: f"must be > {v}",
+    "exclusiveMaximum": lambda v: f"must be < {v}",
+    "pattern": lambda v: f'must match pattern "{v}"',
+    "maxItems": lambda v: f"must not have more than {v} items",
+    "minItems": lambda v: f"must not have fewer than {v} items",
+    "additionalProperties": lambda _: "must not have additional properties",
+    "const": lambda _: "must be equal to constant",
+    "enum": lambda _: "must be equal to one of the allowed values",
+    "anyOf": lambda _: "must match a schema in anyOf",
+}
+
+
 def _message(e: jsonschema.ValidationError) -> str:
     """The issue in the words the TypeScript side uses (ajv's), where there is one."""
     v, kw = e.validator_value, e.validator
@@ -35,33 +53,8 @@ def _message(e: jsonschema.ValidationError) -> str:
     if kw == "required":
         have = e.instance if isinstance(e.instance, dict) else {}
         return f"must have required properties {', '.join(k for k in v if k not in have)}"
-    if kw == "maxLength":
-        return f"must not have more than {v} characters"
-    if kw == "minLength":
-        return f"must not have fewer than {v} characters"
-    if kw == "minimum":
-        return f"must be >= {v}"
-    if kw == "maximum":
-        return f"must be <= {v}"
-    if kw == "exclusiveMinimum":
-        return f"must be > {v}"
-    if kw == "exclusiveMaximum":
-        return f"must be < {v}"
-    if kw == "pattern":
-        return f'must match pattern "{v}"'
-    if kw == "maxItems":
-        return f"must not have more than {v} items"
-    if kw == "minItems":
-        return f"must not have fewer than {v} items"
-    if kw == "additionalProperties":
-        return "must not have additional properties"
-    if kw == "const":
-        return "must be equal to constant"
-    if kw == "enum":
-        return "must be equal to one of the allowed values"
-    if kw == "anyOf":
-        return "must match a schema in anyOf"
-    return e.message
+    say = _MESSAGES.get(str(kw))
+    return say(v) if say is not None else e.message
 
 
 class Schema:
