@@ -1,8 +1,14 @@
 /**
  * `npm start`: the whole chat system on one machine. Uses NATS_URL when set, otherwise runs nats-server from
  * ./nats.conf (store under ./data). Starts every module as its own process (two copies of user and message), then
- * the gateway, prints a table of what runs where, and on Ctrl-C (SIGINT/SIGTERM) stops the children first and
+ * the gateway, prints a table of what runs where, and on Ctrl-C (SIGINT/SIGTERM/SIGHUP) stops the children first and
  * nats-server last.
+ *
+ * Supervision: a child that exits on its own once it has served (nats-server included) is restarted with
+ * exponential backoff (scripts/restart-backoff.ts), and said so; one that exits before it first served fails the
+ * start. Every child has an IPC channel to this process and stops gracefully when it is gone, also when this process
+ * is SIGKILLed (services/shared/parent-watch.ts); nats-server, which cannot watch it, runs under a small Node keeper
+ * that does (scripts/nats-keeper.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -14,9 +20,12 @@ import { DEFAULT_CREDENTIAL_VARS, FEED_CREDENTIAL_VARS, READS_CREDENTIAL_VARS } 
 import { CREDS_DIR_VAR, PERMISSIONS_CONF_FILE } from '../services/shared/credentials.ts'
 import { DEV_ADMIN_PASSWORD, isProduction, refuseDefaultsInProduction } from '../services/shared/production.ts'
 import { ensureNatsServer, natsServerBin } from './ensure-nats-server.mjs'
+import { nextRestart, restartDelay } from './restart-backoff.ts'
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
 const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222'
+/** nats.conf's monitor (`http:`), which the keeper asks whether nats-server's clients are gone. */
+const NATS_MONITOR_URL = 'http://127.0.0.1:8222'
 const READY_TIMEOUT_MS = 60_000
 /** `user.register` calls per address per hour that `npm start` allows outside production (the gateway's default: 20). */
 const DEV_REGISTRATIONS_PER_HOUR = 1_000
@@ -25,13 +34,25 @@ const STOP_GRACE_MS = 10_000
 /** The worker processes, in start order (user first: the others call it), `copies` of each module (services/<name>/module.ts). */
 const WORKERS = MODULE_NAMES.flatMap((name) => Array.from({ length: MODULES[name].copies }, () => name))
 
+/** One supervised child: its current process, replaced when it is restarted. */
 interface Child {
   readonly name: string
-  readonly proc: ChildProcess
+  proc: ChildProcess
+  /** The pid of the program it runs: the process's own, or the one it printed (the keeper: nats-server's). */
+  pid: number | undefined
   address: string
+  /** The current process printed its ready line (or has none to print). */
   serving: boolean
+  /** When the current process began serving (Date.now()). */
+  servingSince: number | undefined
+  /** Some process of this child served: from then on an exit on its own means a restart. */
+  served: boolean
+  /** How many times it was restarted since its backoff last reset. */
+  restarts: number
+  restartTimer: NodeJS.Timeout | undefined
   stopping: boolean
-  readonly exited: Promise<void>
+  /** Resolves when the current process exits. */
+  exited: Promise<void>
 }
 
 const children: Child[] = []
@@ -40,41 +61,91 @@ let shuttingDown = false
 
 const say = (line: string) => process.stdout.write(`[start] ${line}\n`)
 
-function launch(name: string, command: string, args: string[], env: NodeJS.ProcessEnv, ready?: RegExp): Child {
-  // own process group: a terminal's Ctrl-C reaches only this script, which then stops the children in order
-  const proc = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+/**
+ * Starts `node --import tsx <args>` as child `name`, serving once a line matches `ready` (at once without one), and
+ * supervises it: restarted with backoff when it exits on its own after it served. A line matching `pidLine` names
+ * the pid of the program it runs, in its first group.
+ */
+function launch(name: string, args: string[], env: NodeJS.ProcessEnv, ready?: RegExp, pidLine?: RegExp): Child {
+  // own process group: a terminal's Ctrl-C reaches only this script, which then stops the children in order; the
+  // IPC channel, never used for messages, ends when this process dies, however it dies: the child then stops
+  const spawnOne = () => spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], detached: true })
   const child: Child = {
     name,
-    proc,
+    proc: spawnOne(),
+    pid: undefined,
     address: '',
-    serving: ready === undefined,
+    serving: false,
+    servingSince: undefined,
+    served: false,
+    restarts: 0,
+    restartTimer: undefined,
     stopping: false,
-    exited: new Promise((resolve) => proc.once('exit', () => resolve())),
+    exited: Promise.resolve(),
   }
-  const relay = (stream: NodeJS.WritableStream) => {
-    let partial = ''
-    return (data: Buffer) => {
-      const lines = (partial + data.toString()).split('\n')
-      partial = lines.pop()!
-      for (const line of lines) {
-        if (ready !== undefined && !child.serving && ready.test(line)) child.serving = true
-        stream.write(`[${name}] ${line}\n`)
+  const supervise = (proc: ChildProcess) => {
+    child.proc = proc
+    child.pid = pidLine === undefined ? proc.pid : undefined
+    child.serving = false
+    child.servingSince = undefined
+    child.exited = new Promise((resolve) => proc.once('exit', () => resolve()))
+    const serving = () => {
+      child.serving = true
+      child.servingSince = Date.now()
+      if (child.served) say(`${name} restarted: pid ${child.pid} serving${child.pid === proc.pid ? '' : ` (kept by pid ${proc.pid})`}`)
+      child.served = true
+    }
+    if (ready === undefined) serving()
+    const relay = (stream: NodeJS.WritableStream) => {
+      let partial = ''
+      return (data: Buffer) => {
+        const lines = (partial + data.toString()).split('\n')
+        partial = lines.pop()!
+        for (const line of lines) {
+          stream.write(`[${name}] ${line}\n`)
+          const pid = pidLine?.exec(line)?.[1]
+          if (pid !== undefined) child.pid = Number(pid)
+          if (ready !== undefined && !child.serving && ready.test(line)) serving()
+        }
       }
     }
+    proc.stdout!.on('data', relay(process.stdout))
+    proc.stderr!.on('data', relay(process.stderr))
+    proc.once('error', (err) => say(`${name} could not start: ${err.message}`))
+    proc.once('exit', (code, signal) => {
+      child.serving = false
+      if (child.stopping || shuttingDown) return
+      const how = signal === null ? `exited with code ${code}` : `was killed by ${signal}`
+      // before it ever served, startup fails (waitUntil sees it exit): a child that cannot start would only loop
+      if (!child.served) return
+      child.restarts = nextRestart(child.restarts, child.servingSince === undefined ? undefined : Date.now() - child.servingSince)
+      const delay = restartDelay(child.restarts)
+      say(`!! ${name} (pid ${child.pid}) ${how}: restarting in ${delay} ms (restart ${child.restarts})`)
+      child.restartTimer = setTimeout(() => {
+        child.restartTimer = undefined
+        if (!child.stopping && !shuttingDown) supervise(spawnOne())
+      }, delay)
+    })
   }
-  proc.stdout!.on('data', relay(process.stdout))
-  proc.stderr!.on('data', relay(process.stderr))
-  proc.once('error', (err) => say(`${name} could not start: ${err.message}`))
-  proc.once('exit', (code, signal) => {
-    if (!child.stopping && !shuttingDown) say(`!! ${name} (pid ${proc.pid}) died: ${signal ?? `exit code ${code}`}; the rest keeps running`)
-  })
+  supervise(child.proc)
   return child
+}
+
+const running = (c: Child) => c.proc.exitCode === null && c.proc.signalCode === null
+
+/** SIGKILLs a child's whole process group (its own, being detached): what it started goes too (the keeper's nats-server). */
+function killGroup(c: Child): void {
+  try {
+    process.kill(-c.proc.pid!, 'SIGKILL')
+  } catch {
+    c.proc.kill('SIGKILL')
+  }
 }
 
 async function waitUntil(check: () => boolean | Promise<boolean>, what: string, timeoutMs: number, alive?: Child): Promise<void> {
   const until = Date.now() + timeoutMs
   while (!(await check())) {
-    if (alive !== undefined && (alive.proc.exitCode !== null || alive.proc.signalCode !== null)) throw new Error(`${alive.name} exited before ${what}`)
+    if (alive !== undefined && !running(alive)) throw new Error(`${alive.name} exited before ${what}`)
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
     await new Promise((r) => setTimeout(r, 50))
   }
@@ -90,9 +161,10 @@ function portOpen(host: string, port: number): Promise<boolean> {
 
 async function stop(child: Child): Promise<void> {
   child.stopping = true
-  if (child.proc.exitCode !== null || child.proc.signalCode !== null) return
+  clearTimeout(child.restartTimer)
+  if (!running(child)) return
   child.proc.kill('SIGTERM')
-  const timer = setTimeout(() => child.proc.kill('SIGKILL'), STOP_GRACE_MS)
+  const timer = setTimeout(() => killGroup(child), STOP_GRACE_MS)
   await child.exited
   clearTimeout(timer)
 }
@@ -116,9 +188,12 @@ async function startNats(): Promise<string> {
     throw new Error(`something already listens on ${url.host}: stop it, or use it with NATS_URL=${DEFAULT_NATS_URL} npm start`)
   }
   mkdirSync(`${ROOT}data/nats`, { recursive: true })
-  nats = launch('nats-server', natsServerBin() as string, ['-c', natsConf()], process.env)
+  // through the keeper, which stops it when this process is gone; ready once it printed its pid and listens
+  const keeper = ['scripts/nats-keeper.ts', '--monitor', NATS_MONITOR_URL, '--', natsServerBin() as string, '-c', natsConf()]
+  nats = launch('nats-server', keeper, process.env, /Server is ready/, /^nats-server pid (\d+)$/)
   nats.address = DEFAULT_NATS_URL
-  await waitUntil(() => portOpen(url.hostname, Number(url.port)), `nats-server on ${url.host}`, 15_000, nats)
+  const started = nats
+  await waitUntil(() => started.serving && portOpen(url.hostname, Number(url.port)), `nats-server on ${url.host}`, 15_000, nats)
   return DEFAULT_NATS_URL
 }
 
@@ -159,10 +234,15 @@ async function main(): Promise<void> {
     feedKey: true,
   })
   process.once('exit', () => {
-    for (const c of [...children, ...(nats ? [nats] : [])]) if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL')
+    for (const c of [...children, ...(nats ? [nats] : [])]) if (running(c)) killGroup(c)
   })
   process.once('SIGINT', () => void shutdown('SIGINT', 0))
   process.once('SIGTERM', () => void shutdown('SIGTERM', 0))
+  process.once('SIGHUP', () => {
+    // the terminal is gone: what is printed to it from now on fails, which must not stop the shutdown
+    for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined)
+    void shutdown('SIGHUP', 0)
+  })
   const natsUrl = process.env.NATS_URL || (await startNats())
   const adminPassword = process.env.SWITCHBOARD_ADMIN_PASSWORD || DEV_ADMIN_PASSWORD
   if (!process.env.SWITCHBOARD_ADMIN_PASSWORD)
@@ -170,17 +250,16 @@ async function main(): Promise<void> {
   // a dev machine registers many users from one address (npm run demo, the tests): 20 an hour would soon stop it
   const registrations = process.env.GATEWAY_REGISTRATIONS_PER_HOUR || (isProduction(process.env) ? '' : String(DEV_REGISTRATIONS_PER_HOUR))
   const env = { ...process.env, NATS_URL: natsUrl, SWITCHBOARD_ADMIN_PASSWORD: adminPassword, GATEWAY_REGISTRATIONS_PER_HOUR: registrations }
-  const node = process.execPath
   const counts = new Map<string, number>()
   for (const module of WORKERS) {
     const n = (counts.get(module) ?? 0) + 1
     counts.set(module, n)
-    const child = launch(`${module}#${n}`, node, ['--import', 'tsx', 'services/worker.ts', module], env, /serving/)
+    const child = launch(`${module}#${n}`, ['services/worker.ts', module], env, /serving/)
     child.address = natsUrl
     children.push(child)
   }
   await Promise.all(children.map((c) => waitUntil(() => c.serving, `${c.name} to serve`, READY_TIMEOUT_MS, c)))
-  const gateway = launch('gateway', node, ['--import', 'tsx', 'services/gateway/main.ts'], env, /serving/)
+  const gateway = launch('gateway', ['services/gateway/main.ts'], env, /serving/)
   children.push(gateway)
   let wsUrl = ''
   let opsUrl = ''
@@ -192,8 +271,8 @@ async function main(): Promise<void> {
   gateway.address = `${wsUrl} (via ${natsUrl})`
 
   const rows = [['process', 'pid', 'address']]
-  if (nats !== undefined) rows.push(['nats-server', String(nats.proc.pid), `${nats.address} (monitor http://127.0.0.1:8222)`])
-  for (const c of children) rows.push([c.name, String(c.proc.pid), c.address])
+  if (nats !== undefined) rows.push(['nats-server', String(nats.pid), `${nats.address} (monitor ${NATS_MONITOR_URL}; kept by pid ${nats.proc.pid})`])
+  for (const c of children) rows.push([c.name, String(c.pid), c.address])
   process.stdout.write(`\n${table(rows)}\n\n`)
   say(
     `system ready. Web chat: ${wsUrl.replace(/^ws/, 'http')}/   Dashboard (this machine only): ${opsUrl || 'off'}   Terminal: npm run chat   Demo: npm run demo   (GATEWAY_URL=${wsUrl})   Stop: Ctrl-C`,

@@ -4,7 +4,8 @@
  * NATS_READS_PASS), prints one "serving" line, and on SIGTERM/SIGINT stops gracefully and exits 0. In production mode
  * (NODE_ENV or SWITCHBOARD_ENV `production`) it first refuses default or missing secrets (services/shared/production.ts).
  * With SWITCHBOARD_METRICS_PORT set (a port, 0, or a range: metricsListenFromEnv) it serves Prometheus metrics at
- * `GET /metrics` and names the URL on its "serving" line.
+ * `GET /metrics` and names the URL on its "serving" line. Started by `npm start` (an IPC channel to it), it also stops
+ * gracefully when that parent is gone (services/shared/parent-watch.ts).
  */
 import { pinoLogger } from 'switchboard'
 import { DEFAULT_CREDENTIAL_VARS, READS_CREDENTIAL_VARS } from './shared/connect.ts'
@@ -14,6 +15,7 @@ import { connectOrExit, stopOnSignals } from './shared/lifecycle.ts'
 import { MODULE_NAMES, MODULES, isModuleName } from './registry.ts'
 import { chatOptionsFromEnv } from './shared/options.ts'
 import { metricsListenFromEnv, type MetricsListen } from './shared/metrics-listen.ts'
+import { watchParent } from './shared/parent-watch.ts'
 
 const name = process.argv[2]
 if (!isModuleName(name)) {
@@ -22,6 +24,12 @@ if (!isModuleName(name)) {
 }
 
 const m = MODULES[name]
+// until it serves there is nothing to drain: a worker whose parent goes while it starts just exits
+let stop = (reason: string): unknown => {
+  process.stdout.write(`${name} worker stopping on ${reason}\n`)
+  process.exit(0)
+}
+watchParent((reason) => stop(reason))
 let metrics: MetricsListen | undefined
 try {
   metrics = metricsListenFromEnv(process.env)
@@ -50,4 +58,4 @@ const methods = Object.keys(worker.contract.methods).join(', ')
 const metricsAt = worker.metricsUrl === undefined ? '' : `, metrics at ${worker.metricsUrl}`
 process.stdout.write(`${name} worker ${worker.id} serving rpc.${name}.* (${methods}) via ${nc.getServer()}${metricsAt}\n`)
 
-stopOnSignals(`${name} worker ${worker.id}`, nc, () => worker.stop(), reads === undefined ? [] : [reads])
+stop = stopOnSignals(`${name} worker ${worker.id}`, nc, () => worker.stop(), reads === undefined ? [] : [reads])

@@ -22,13 +22,19 @@ export async function connectOrExit(name: string, role: string, vars: Credential
 /**
  * For entry points only: on SIGTERM/SIGINT runs `close` (graceful), drains `nc` and the `others` (a process's second
  * connections) and exits 0; exits 1 when any of them closes on its own. `name` prefixes what it prints.
+ * Returns that stop, for other reasons to stop the same way (services/shared/parent-watch.ts: the parent is gone).
  */
-export function stopOnSignals(name: string, nc: NatsConnection, close: () => Promise<void>, others: readonly NatsConnection[] = []): void {
+export function stopOnSignals(
+  name: string,
+  nc: NatsConnection,
+  close: () => Promise<void>,
+  others: readonly NatsConnection[] = [],
+): (reason: string) => Promise<void> {
   let stopping = false
-  const stop = async (signal: string) => {
+  const stop = async (reason: string) => {
     if (stopping) return
     stopping = true
-    process.stdout.write(`${name} stopping on ${signal}\n`)
+    process.stdout.write(`${name} stopping on ${reason}\n`)
     await close()
     await Promise.all([nc, ...others].map((c) => c.drain().catch(() => undefined)))
     process.exit(0)
@@ -42,4 +48,5 @@ export function stopOnSignals(name: string, nc: NatsConnection, close: () => Pro
       process.exit(1)
     })
   }
+  return stop
 }
