@@ -7,6 +7,7 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { MODULE_NAMES, MODULES, type ModuleName } from '../services/registry.ts'
+import { DEFAULT_WORKER_NICE, NICE_VAR } from '../services/shared/priority.ts'
 import { confSecurity } from '../test/fixtures/nats-conf.ts'
 import { freePort, startServer } from '../test/harness/nats-server.ts'
 import { onCleanup, spawnService } from './child.ts'
@@ -26,6 +27,8 @@ export interface SystemLayout {
   readonly profileDir?: string
   /** Serve nats-server's Go profiler (`prof_port`) on a free loopback port: ChatSystem.profPort. */
   readonly natsProfile?: boolean
+  /** CPU niceness of the module workers, as `npm start` gives them (services/shared/priority.ts); 0 for none. */
+  readonly workerNice?: number
   /** Extra environment of every process (chat options: CHAT_*, GATEWAY_*). */
   readonly env?: NodeJS.ProcessEnv
 }
@@ -50,6 +53,7 @@ export async function startChatSystem({
   gateways = DEFAULT_LAYOUT.gateways,
   profileDir,
   natsProfile = false,
+  workerNice = DEFAULT_WORKER_NICE,
   env: extra = {},
 }: SystemLayout = {}): Promise<ChatSystem> {
   const profPort = natsProfile ? await freePort() : undefined
@@ -65,7 +69,7 @@ export async function startChatSystem({
   for (const [m, k] of counts) {
     await Promise.all(
       Array.from({ length: k }, async (_, i) => {
-        const pid = await spawnService(`${m}#${i + 1}`, 'services/worker.ts', [m], env, /serving/, nodeArgs)
+        const pid = await spawnService(`${m}#${i + 1}`, 'services/worker.ts', [m], { ...env, [NICE_VAR]: String(workerNice) }, /serving/, nodeArgs)
         started(m, pid)
       }),
     )
@@ -84,7 +88,7 @@ export async function startChatSystem({
     started('gateway', pid)
     urls.push(`ws://127.0.0.1:${port}`)
   }
-  const layout = [...counts.map(([m, k]) => `${k}×${m}`), `${gateways}×gateway`].join(', ')
+  const layout = [...counts.map(([m, k]) => `${k}×${m}`), `${gateways}×gateway`].join(', ') + (workerNice === 0 ? '' : ` (workers at nice ${workerNice})`)
   return { urls, pids, natsPid: server.pid, monitorPort: server.monitorPort, profPort, layout }
 }
 

@@ -16,6 +16,7 @@ import { commandLine, flag, numberOption, option } from './args.ts'
 import { measuredStep, runStep, stepLine, type Pids, type Population, type StepResult } from './chat-load.ts'
 import { closeAll, populate } from './chat-population.ts'
 import { startChatSystem } from './chat-system.ts'
+import { DEFAULT_WORKER_NICE } from '../services/shared/priority.ts'
 import { measureMemory, profileRun, soak } from './chat-extras.ts'
 import { cleanupAll, runScript, spawnService } from './child.ts'
 import { freePort } from '../test/harness/nats-server.ts'
@@ -109,6 +110,7 @@ await runScript(async () => {
     .map(Number)
   const copies = { message: numberOption('copies', 2) }
   const gateways = numberOption('gateways', 1)
+  const workerNice = numberOption('worker-nice', DEFAULT_WORKER_NICE)
   const t0 = Date.now()
   console.log(`bench:chat ${quick ? '(quick) ' : ''}— ${machine().cores} cores; ${users} users, groups of 10, ${seconds} s per step, open loop`)
 
@@ -120,7 +122,7 @@ await runScript(async () => {
     const series: { layout: string; bestClean: number; steps: StepResult[] }[] = []
     for (const g of [1, 2]) {
       for (const m of [1, 2, 4]) {
-        const system = await startChatSystem({ copies: { message: m }, gateways: g })
+        const system = await startChatSystem({ copies: { message: m }, gateways: g, workerNice })
         const pop = await populate(system.urls, users)
         const s = await stepping(`${m}×message ${g}×gateway`, pop, rates, seconds, false)
         series.push({ layout: system.layout, bestClean: s.bestClean, steps: [...s.steps] })
@@ -138,7 +140,7 @@ await runScript(async () => {
     return void console.log(`saved ${file}\ndone in ${Math.round((Date.now() - t0) / 1000)} s`)
   }
 
-  const system = await startChatSystem({ copies, gateways })
+  const system = await startChatSystem({ copies, gateways, workerNice })
   say(`system up: ${system.layout}`)
   const pop = await populate(system.urls, users)
   say(`${users} users registered, logged in, in ${new Set(pop.groupOf.map((g) => g.groupId)).size} groups`)

@@ -8,7 +8,8 @@
  * exponential backoff (scripts/restart-backoff.ts), and said so; one that exits before it first served fails the
  * start. Every child has an IPC channel to this process and stops gracefully when it is gone, also when this process
  * is SIGKILLed (services/shared/parent-watch.ts); nats-server, which cannot watch it, runs under a small Node keeper
- * that does (scripts/nats-keeper.ts).
+ * that does (scripts/nats-keeper.ts). The module workers run at CPU niceness 10 (SWITCHBOARD_NICE to change it),
+ * below the gateway and nats-server, so the gateway's load shedding keeps its turn when the cores are full.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -19,6 +20,7 @@ import { MODULE_NAMES, MODULES } from '../services/registry.ts'
 import { DEFAULT_CREDENTIAL_VARS, FEED_CREDENTIAL_VARS, READS_CREDENTIAL_VARS } from '../services/shared/connect.ts'
 import { CREDS_DIR_VAR, PERMISSIONS_CONF_FILE } from '../services/shared/credentials.ts'
 import { DEV_ADMIN_PASSWORD, isProduction, refuseDefaultsInProduction } from '../services/shared/production.ts'
+import { DEFAULT_WORKER_NICE, NICE_VAR } from '../services/shared/priority.ts'
 import { ensureNatsServer, natsServerBin } from './ensure-nats-server.mjs'
 import { nextRestart, restartDelay } from './restart-backoff.ts'
 
@@ -250,11 +252,13 @@ async function main(): Promise<void> {
   // a dev machine registers many users from one address (npm run demo, the tests): 20 an hour would soon stop it
   const registrations = process.env.GATEWAY_REGISTRATIONS_PER_HOUR || (isProduction(process.env) ? '' : String(DEV_REGISTRATIONS_PER_HOUR))
   const env = { ...process.env, NATS_URL: natsUrl, SWITCHBOARD_ADMIN_PASSWORD: adminPassword, GATEWAY_REGISTRATIONS_PER_HOUR: registrations }
+  // the modules yield the cores to the gateway and nats-server when they are full: its 429s stay quick
+  const workerEnv = { ...env, [NICE_VAR]: process.env[NICE_VAR] || String(DEFAULT_WORKER_NICE) }
   const counts = new Map<string, number>()
   for (const module of WORKERS) {
     const n = (counts.get(module) ?? 0) + 1
     counts.set(module, n)
-    const child = launch(`${module}#${n}`, ['services/worker.ts', module], env, /serving/)
+    const child = launch(`${module}#${n}`, ['services/worker.ts', module], workerEnv, /serving/)
     child.address = natsUrl
     children.push(child)
   }

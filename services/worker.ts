@@ -5,7 +5,8 @@
  * (NODE_ENV or SWITCHBOARD_ENV `production`) it first refuses default or missing secrets (services/shared/production.ts).
  * With SWITCHBOARD_METRICS_PORT set (a port, 0, or a range: metricsListenFromEnv) it serves Prometheus metrics at
  * `GET /metrics` and names the URL on its "serving" line. Started by `npm start` (an IPC channel to it), it also stops
- * gracefully when that parent is gone (services/shared/parent-watch.ts).
+ * gracefully when that parent is gone (services/shared/parent-watch.ts). With SWITCHBOARD_NICE set (-20…19) it runs at
+ * that CPU niceness (services/shared/priority.ts); `npm start` sets 10, below the gateway and nats-server.
  */
 import { pinoLogger } from 'switchboard'
 import { DEFAULT_CREDENTIAL_VARS, READS_CREDENTIAL_VARS } from './shared/connect.ts'
@@ -16,6 +17,7 @@ import { MODULE_NAMES, MODULES, isModuleName } from './registry.ts'
 import { chatOptionsFromEnv } from './shared/options.ts'
 import { metricsListenFromEnv, type MetricsListen } from './shared/metrics-listen.ts'
 import { watchParent } from './shared/parent-watch.ts'
+import { applyNice, niceFromEnv } from './shared/priority.ts'
 
 const name = process.argv[2]
 if (!isModuleName(name)) {
@@ -33,6 +35,8 @@ watchParent((reason) => stop(reason))
 let metrics: MetricsListen | undefined
 try {
   metrics = metricsListenFromEnv(process.env)
+  const nice = niceFromEnv(process.env)
+  if (nice !== undefined) applyNice(nice)
 } catch (err) {
   process.stderr.write(`${name} worker: ${(err as Error).message}\n`)
   process.exit(2)

@@ -1,8 +1,11 @@
+import { readFileSync } from 'node:fs'
+import { getPriority } from 'node:os'
 import { connect as tcpConnect } from 'node:net'
 import t, { type Test } from 'tap'
 import { eventually, freePort } from '../harness/index.ts'
 import { spawnProcess } from '../harness/system.ts'
 import { cli } from '../fixtures/micro/cli.ts'
+import { DEFAULT_WORKER_NICE } from '../../services/shared/priority.ts'
 
 /** npm start's own nats-server, from nats.conf. */
 const START_NATS = 'nats://127.0.0.1:4222'
@@ -36,6 +39,12 @@ function tablePids(output: string): Map<string, number> {
   return pids
 }
 
+/** The CPU niceness of process `pid` (field 19 of /proc/<pid>/stat). */
+const niceOf = (pid: number) => {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])
+}
+
 /** SIGKILLs at teardown whichever of `pids` is still alive: a failed test leaves nothing running either. */
 function killLeftovers(t: Test, pids: () => Iterable<number>): void {
   t.teardown(() => {
@@ -65,6 +74,13 @@ t.test(
       [...pids.keys()].sort(),
       ['admin#1', 'friend#1', 'gateway', 'group#1', 'message#1', 'message#2', 'nats-keeper', 'nats-server', 'user#1', 'user#2'],
       'the table lists every child, nats-server with the pid of its keeper',
+    )
+    const nices = [...pids].filter(([name]) => name !== 'nats-keeper').map(([name, pid]) => [name, niceOf(pid)] as const)
+    const own = getPriority()
+    t.same(
+      Object.fromEntries(nices),
+      Object.fromEntries(nices.map(([name]) => [name, /#/.test(name) ? DEFAULT_WORKER_NICE : own])),
+      `the module workers run at niceness ${DEFAULT_WORKER_NICE}, the gateway and nats-server at this one's`,
     )
     t.notMatch(start.output(), /Plaintext passwords/, 'nats-server does not warn of plaintext passwords: the roles log in with nkeys')
     t.match(start.output(), /\[nats-server\].*Server is ready/, 'its own nats-server ran')
