@@ -9,15 +9,31 @@ export interface ErrorSpec {
   readonly description?: string
 }
 
-/** One method of a contract. */
-export interface MethodSpec {
+/** What every method declares: its input, its errors, its retry safety. */
+interface MethodBase {
   readonly input: TSchema
-  readonly output: TSchema
   readonly errors?: { readonly [code: string]: ErrorSpec }
-  /** Safe to run twice: the client retries UNAVAILABLE and DEADLINE_EXCEEDED within the deadline. */
+  /** Safe to run twice: the client retries UNAVAILABLE and DEADLINE_EXCEEDED within the deadline (unary methods only). */
   readonly idempotent?: boolean
   readonly description?: string
 }
+
+/** A method that answers once, with its `output`. */
+export interface UnaryMethodSpec extends MethodBase {
+  readonly output: TSchema
+}
+
+/**
+ * A method that answers with a stream of items (protocol §10), each checked against `stream` as an output is. Its
+ * handler returns an async iterable (an `async function*`); its client method returns an `RpcStream` for `for await`.
+ */
+export interface StreamMethodSpec extends MethodBase {
+  readonly stream: TSchema
+  readonly output?: undefined
+}
+
+/** One method of a contract: unary (`output`) or streamed (`stream`). */
+export type MethodSpec = UnaryMethodSpec | StreamMethodSpec
 
 /** The methods of a contract, by name. */
 export type MethodsSpec = { readonly [method: string]: MethodSpec }
@@ -36,8 +52,10 @@ export type AnyContract = Contract<string, MethodsSpec>
 export type MethodName<C extends AnyContract> = keyof C['methods'] & string
 /** The input type of a method. */
 export type InputOf<C extends AnyContract, K extends MethodName<C>> = Static<C['methods'][K]['input']>
-/** The output type of a method. */
-export type OutputOf<C extends AnyContract, K extends MethodName<C>> = Static<C['methods'][K]['output']>
+/** The output type of a unary method (never for a stream method). */
+export type OutputOf<C extends AnyContract, K extends MethodName<C>> = C['methods'][K] extends { readonly output: infer S extends TSchema } ? Static<S> : never
+/** The item type of a stream method (never for a unary method). */
+export type ItemOf<C extends AnyContract, K extends MethodName<C>> = C['methods'][K] extends { readonly stream: infer S extends TSchema } ? Static<S> : never
 
 // biome-ignore lint/complexity/noBannedTypes: `{}` is the empty set of declared codes here, which keyof turns into never
 type DeclaredOf<M> = M extends { readonly errors: infer E } ? E : {}
@@ -75,6 +93,8 @@ export const SEMVER = /^(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z
  *       output: Type.Object({ userId: Type.String() }),
  *       errors: { USERNAME_TAKEN: { status: 409 } },
  *     },
+ *     // a stream method: `stream` (the schema of each item) instead of `output`
+ *     recent: { input: Type.Object({ limit: Type.Integer() }), stream: Type.Object({ userId: Type.String() }) },
  *   },
  * })
  * ```
@@ -94,8 +114,8 @@ function checkMethod(service: string, method: string, def: MethodSpec): void {
   const where = `${service}.${method}`
   if (!NAME_PATTERN.test(method)) throw new TypeError(`method name '${where}' must match ${NAME_PATTERN}`)
   if (RESERVED.has(method)) throw new TypeError(`method name '${where}' is reserved (a client with it would be a thenable or clash with $call)`)
-  if (typeof def?.input !== 'object' || typeof def.output !== 'object') {
-    throw new TypeError(`method '${where}' needs input and output schemas`)
+  if (typeof def?.input !== 'object' || (typeof def.output !== 'object') === (typeof (def as Partial<StreamMethodSpec>).stream !== 'object')) {
+    throw new TypeError(`method '${where}' needs an input schema and either an output or a stream schema`)
   }
   for (const [code, err] of Object.entries(def.errors ?? {})) {
     if (!ERROR_CODE_PATTERN.test(code)) throw new TypeError(`${where}: error code '${code}' must be UPPER_SNAKE`)
@@ -107,4 +127,14 @@ function checkMethod(service: string, method: string, def: MethodSpec): void {
       throw new TypeError(`${where}: system code '${code}' keeps its number ${SystemCode[code]}`)
     }
   }
+}
+
+/** Whether a method answers with a stream of items. */
+export function isStreamMethod(spec: MethodSpec): spec is StreamMethodSpec {
+  return (spec as Partial<StreamMethodSpec>).stream !== undefined
+}
+
+/** What a method answers with: the schema of its output, or of each item of its stream. */
+export function resultSchemaOf(spec: MethodSpec): TSchema {
+  return isStreamMethod(spec) ? spec.stream : spec.output
 }

@@ -5,7 +5,7 @@
  */
 export { SystemCode, OK, RETRYABLE_CODES, isSystemCode } from './codes.ts'
 export { RpcError, systemError, isRpcError } from './rpc-error.ts'
-export { defineService, NAME_PATTERN } from './contract.ts'
+export { defineService, NAME_PATTERN, isStreamMethod } from './contract.ts'
 export type {
   AnyContract,
   Contract,
@@ -14,11 +14,14 @@ export type {
   ErrorCodeOf,
   ErrorSpec,
   InputOf,
+  ItemOf,
   MethodError,
   MethodName,
   MethodSpec,
   MethodsSpec,
   OutputOf,
+  StreamMethodSpec,
+  UnaryMethodSpec,
 } from './contract.ts'
 export type { Issue } from './validator.ts'
 export { compose } from './compose.ts'
@@ -42,6 +45,9 @@ export { DEFAULT_BALANCE } from './client/balancer.ts'
 export type { BalanceOptions } from './client/balancer.ts'
 export { DEFAULT_SKEW } from './client/skew-watch.ts'
 export type { SkewOptions } from './client/skew-watch.ts'
+export type { RpcStream } from './client/stream-call.ts'
+export { DEFAULT_STREAM, resolveStreamOptions } from './client/stream-options.ts'
+export type { StreamOptions } from './client/stream-options.ts'
 
 export { serve, Worker } from './worker/worker.ts'
 export type { Handler, Handlers } from './worker/worker.ts'

@@ -6,6 +6,7 @@
 export * from './index.ts'
 
 export { ERROR_CODE_PATTERN } from './codes.ts'
+export { resultSchemaOf } from './contract.ts'
 export { validatorsOf, issuesOf, describeIssues } from './validator.ts'
 export type { MethodValidators } from './validator.ts'
 export { PendingTable } from './util/pending-table.ts'
@@ -20,6 +21,23 @@ export type { KeyDecoder } from './wire/msgpack/decoder.ts'
 export { WireHeaders, wireHeaders, readHeaders, fromMsgHdrs } from './wire/headers.ts'
 export { publish, headersLength } from './wire/publisher.ts'
 export { isInstanceId, methodSubject } from './wire/subjects.ts'
+export {
+  StreamHeader,
+  STREAM_VERSION,
+  Frame,
+  Control,
+  MISSED_BEATS,
+  DEFAULT_HEARTBEAT_MS,
+  MIN_HEARTBEAT_MS,
+  MAX_HEARTBEAT_MS,
+  FRAME_OVERHEAD,
+  STREAM_TOKEN,
+  controlBase,
+  isControlSubject,
+  frameHeaders,
+  pullHeaders,
+  itemsBody,
+} from './wire/stream-frames.ts'
 export { protocolOf, transportUp, inboxPrefixOf, subjectBytesOf, headerBytesOf, encodedHeadersOf } from './wire/nats-internals.ts'
 
 export { createClient } from './client/client.ts'
@@ -32,6 +50,11 @@ export { Balancer, Instance } from './client/balancer.ts'
 export type { BalancerState, Probe } from './client/balancer.ts'
 export { balancerOf } from './client/balancer-registry.ts'
 export { SkewWatch, skewWatchOf } from './client/skew-watch.ts'
+export { StreamCall, failedStream, MAX_PULLS } from './client/stream-call.ts'
+export type { StreamSettings } from './client/stream-call.ts'
+export { StreamInbox, streamInboxOf } from './client/stream-inbox.ts'
+export type { InboxStream } from './client/stream-inbox.ts'
+export { MAX_CREDIT } from './client/stream-options.ts'
 export { backoff, attemptTimeout, sleep } from './client/retry.ts'
 
 export { Admission, Refusal } from './worker/admission.ts'
@@ -39,6 +62,10 @@ export type { AdmissionHooks, AdmissionLimits, Queued } from './worker/admission
 export { Backlog } from './worker/backlog.ts'
 export { CallPipeline, parseDeadline } from './worker/pipeline.ts'
 export { Responder } from './worker/responder.ts'
+export { StreamSender } from './worker/stream-sender.ts'
+export type { SenderDeps, SenderInit } from './worker/stream-sender.ts'
+export { StreamTable } from './worker/stream-table.ts'
+export type { StreamTableDeps } from './worker/stream-table.ts'
 export { Endpoint } from './worker/endpoint.ts'
 export { toFailure } from './worker/failure.ts'
 export type { CallInfo, ContextHost, LiveContext } from './worker/context.ts'

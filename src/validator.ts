@@ -1,6 +1,6 @@
 import { Compile, type Validator } from 'typebox/compile'
 import type { TSchema } from 'typebox'
-import type { MethodSpec } from './contract.ts'
+import { resultSchemaOf, type MethodSpec } from './contract.ts'
 
 /** One problem found by a schema check, as sent in an INVALID_ARGUMENT envelope's `data.issues`. */
 export interface Issue {
@@ -11,6 +11,7 @@ export interface Issue {
 /** The compiled validators of one method. */
 export interface MethodValidators {
   readonly input: Validator
+  /** The output of a unary method, or each item of a stream method. */
   readonly output: Validator
   readonly errors: ReadonlyMap<string, Validator | undefined>
 }
@@ -31,7 +32,7 @@ export function validatorsOf(method: MethodSpec): MethodValidators {
   if (v === undefined) {
     const errors = new Map<string, Validator | undefined>()
     for (const [code, spec] of Object.entries(method.errors ?? {})) errors.set(code, spec.data && compile(spec.data))
-    v = { input: compile(method.input), output: compile(method.output), errors }
+    v = { input: compile(method.input), output: compile(resultSchemaOf(method)), errors }
     cache.set(method, v)
   }
   return v

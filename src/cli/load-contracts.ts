@@ -27,7 +27,7 @@ export function isContract(v: unknown): v is AnyContract {
   const c = v as Partial<AnyContract> | null
   if (typeof c !== 'object' || c === null || typeof c.name !== 'string' || typeof c.version !== 'string') return false
   if (typeof c.methods !== 'object' || c.methods === null) return false
-  return Object.values(c.methods).every((m) => typeof m?.input === 'object' && typeof m.output === 'object')
+  return Object.values(c.methods).every((m) => typeof m?.input === 'object' && (typeof m.output === 'object' || typeof m.stream === 'object'))
 }
 
 /** Every contract the modules under `dir` export, with the file each came from (imported: they run). */

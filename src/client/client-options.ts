@@ -5,6 +5,7 @@ import { DEFAULT_BALANCE, type BalanceOptions } from './balancer.ts'
 import type { ClientContext } from './call.ts'
 import { DEFAULT_RETRY, type RetryOptions } from './retry.ts'
 import { DEFAULT_SKEW, type SkewOptions } from './skew-watch.ts'
+import { DEFAULT_STREAM, resolveStreamOptions, type StreamOptions } from './stream-options.ts'
 
 /** Middleware around every call of a client: `(ctx, next) => Promise<output>`. */
 export type ClientMiddleware = Middleware<ClientContext, unknown>
@@ -43,6 +44,8 @@ export interface ClientOptions {
    * differs once (logger, `onSkew`), and keeps calls of methods an instance lacks off it (docs/evolution.md).
    */
   readonly skew?: boolean | Partial<SkewOptions>
+  /** How stream methods are read: flow-control credit, heartbeat, idle timeout (protocol §10). */
+  readonly stream?: Partial<StreamOptions>
 }
 
 export interface ResolvedClientOptions {
@@ -56,6 +59,7 @@ export interface ResolvedClientOptions {
   readonly trace: TraceMode
   readonly balance: BalanceOptions | false
   readonly skew: SkewOptions | false
+  readonly stream: StreamOptions
 }
 
 export const DEFAULT_CLIENT_OPTIONS: ResolvedClientOptions = Object.freeze({
@@ -69,6 +73,7 @@ export const DEFAULT_CLIENT_OPTIONS: ResolvedClientOptions = Object.freeze({
   trace: 'auto',
   balance: DEFAULT_BALANCE,
   skew: false,
+  stream: DEFAULT_STREAM,
 })
 
 /** Fills unset options from DEFAULT_CLIENT_OPTIONS; never changes its argument. */
@@ -88,6 +93,7 @@ export function resolveClientOptions(options: ClientOptions = {}): ResolvedClien
     trace: options.trace ?? d.trace,
     balance: resolveBalance(options.balance),
     skew: resolveSkew(options.skew),
+    stream: options.stream === undefined ? d.stream : resolveStreamOptions(options.stream),
   }
 }
 

@@ -4,11 +4,13 @@ import { balancerOf } from './balancer-registry.ts'
 import { callerOf } from './caller.ts'
 import { skewWatchOf } from './skew-watch.ts'
 import { compose } from '../compose.ts'
-import type { AnyContract, InputOf, MethodName, OutputOf } from '../contract.ts'
+import { isStreamMethod, type AnyContract, type InputOf, type ItemOf, type MethodName, type OutputOf, type StreamMethodSpec } from '../contract.ts'
 import { Header, type HeaderRecord } from '../wire/headers.ts'
 import { checkTimeout, resolveClientOptions, type ClientOptions, type ResolvedClientOptions } from './client-options.ts'
 import { RpcError, systemError } from '../rpc-error.ts'
 import { tracingFor, type CallSpan } from '../ops/trace.ts'
+import { failedStream, StreamCall, type RpcStream, type StreamSettings } from './stream-call.ts'
+import { streamInboxOf } from './stream-inbox.ts'
 
 export type { ClientContext } from './call.ts'
 
@@ -32,12 +34,19 @@ export interface CallScope {
   readonly signal?: AbortSignal
 }
 
-/** The typed client of a contract: one async function per method. */
+/**
+ * The typed client of a contract: one function per method. A unary method returns a promise of its output; a stream
+ * method returns an RpcStream of its items, for `for await` (the call starts when the loop does).
+ */
 export type Client<C extends AnyContract> = {
-  readonly [K in MethodName<C>]: (input: InputOf<C, K>, options?: CallOptions) => Promise<OutputOf<C, K>>
+  readonly [K in MethodName<C>]: C['methods'][K] extends StreamMethodSpec
+    ? (input: InputOf<C, K>, options?: CallOptions) => RpcStream<ItemOf<C, K>>
+    : (input: InputOf<C, K>, options?: CallOptions) => Promise<OutputOf<C, K>>
 } & {
-  /** The untyped core every method goes through. */
+  /** The untyped core every unary method goes through. */
   readonly $call: (method: string, input: unknown, options?: CallOptions) => Promise<unknown>
+  /** The untyped core every stream method goes through. */
+  readonly $stream: (method: string, input: unknown, options?: CallOptions) => RpcStream<unknown>
   readonly $contract: C
   readonly $options: ResolvedClientOptions
 }
@@ -61,11 +70,13 @@ export function createClient<C extends AnyContract>(nc: NatsConnection, contract
   const settings: CallSettings = { caller, retry: opts.retry, validateInput: opts.validateInput, balancer }
   const skew = opts.skew === false ? undefined : skewWatchOf(nc, contract, opts.prefix, opts.skew, balancer)
   const run = compose(opts.middleware, (call: Call) => call.send())
-  const subjects = new Map(Object.keys(contract.methods).map((m) => [m, `${opts.prefix}.${contract.name}.${m}`]))
+  const names = Object.keys(contract.methods)
+  const subjects = new Map(names.filter((m) => !isStreamMethod(contract.methods[m]!)).map((m) => [m, `${opts.prefix}.${contract.name}.${m}`]))
+  const streams = new Map(names.filter((m) => isStreamMethod(contract.methods[m]!)).map((m) => [m, `${opts.prefix}.${contract.name}.${m}`]))
   const tracing = tracingFor(opts.trace)
   const $call = (method: string, input: unknown, call?: CallOptions): Promise<unknown> => {
     const subject = subjects.get(method)
-    if (subject === undefined) return Promise.reject(systemError('UNIMPLEMENTED', `${contract.name} has no method '${method}'`))
+    if (subject === undefined) return Promise.reject(noMethod(contract, method, streams.has(method)))
     skew?.touch()
     const now = Date.now()
     let timeout = opts.timeout
@@ -91,11 +102,45 @@ export function createClient<C extends AnyContract>(nc: NatsConnection, contract
     if (span !== undefined) p = p.then(...ended(span))
     return opts.captureStack ? withCallSite(p, new Error('call site')) : p
   }
-  const api: Record<string, unknown> = { $call, $contract: contract, $options: opts }
-  for (const method of Object.keys(contract.methods)) {
-    api[method] = (input: unknown, call?: CallOptions) => $call(method, input, call)
+  let stream: StreamSettings | undefined
+  const $stream = (method: string, input: unknown, call?: CallOptions): RpcStream<unknown> => {
+    const subject = streams.get(method)
+    if (subject === undefined) return failedStream(noMethod(contract, method, false, subjects.has(method)))
+    let timeout = opts.timeout
+    try {
+      if (call?.timeout !== undefined) timeout = checkTimeout(call.timeout)
+    } catch (err) {
+      return failedStream(systemError('INVALID_ARGUMENT', (err as Error).message))
+    }
+    let deadline = Date.now() + timeout
+    if (scope !== undefined && scope.deadline < deadline) deadline = scope.deadline
+    const headers: Record<string, string> = { ...scope?.headers, ...opts.headers, ...call?.headers }
+    headers[Header.Id] = call?.id ?? scope?.nextId() ?? nuid.next()
+    const signal = either(call?.signal, scope?.signal)
+    stream ??= {
+      inbox: streamInboxOf(nc),
+      run: compose(opts.middleware, (s: StreamCall) => s.open()),
+      validateInput: opts.validateInput,
+      options: opts.stream,
+      prefix: opts.prefix,
+      tracing,
+    }
+    return new StreamCall({ service: contract.name, method, subject, input, headers, deadline, signal, spec: contract.methods[method]! }, stream)
+  }
+  const api: Record<string, unknown> = { $call, $stream, $contract: contract, $options: opts }
+  for (const method of names) {
+    api[method] = streams.has(method)
+      ? (input: unknown, call?: CallOptions) => $stream(method, input, call)
+      : (input: unknown, call?: CallOptions) => $call(method, input, call)
   }
   return Object.freeze(api) as Client<C>
+}
+
+/** Why a call names no method of its kind: none of that name, or one that is called the other way. */
+function noMethod(contract: AnyContract, method: string, isStream: boolean, isUnary = false): RpcError {
+  if (isStream) return systemError('INVALID_ARGUMENT', `${contract.name}.${method} is a stream method: iterate it (client.${method}() or $stream)`)
+  if (isUnary) return systemError('INVALID_ARGUMENT', `${contract.name}.${method} is not a stream method: call it (client.${method}() or $call)`)
+  return systemError('UNIMPLEMENTED', `${contract.name} has no method '${method}'`)
 }
 
 /** The one signal, or one that aborts when either does. */

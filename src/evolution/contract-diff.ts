@@ -91,7 +91,11 @@ function diffMethod(where: string, a: MethodSnapshot | undefined, b: MethodSnaps
   }
   if (!a.idempotent && b.idempotent) out.push({ where, verdict: Verdict.compatible, bump: Bump.minor, detail: 'now idempotent: new callers may retry it' })
   out.push(...schemaChange(`${where} input`, a.input, b.input, 'widen'))
-  out.push(...schemaChange(`${where} output`, a.output, b.output, 'narrow'))
+  if ((a.stream === undefined) !== (b.stream === undefined)) {
+    const detail = a.stream === undefined ? 'now a stream method: old callers expect one reply' : 'no longer a stream method: old callers expect a stream'
+    out.push({ where, verdict: Verdict.breaking, bump: Bump.major, detail })
+  } else if (a.stream !== undefined) out.push(...schemaChange(`${where} stream`, a.stream, b.stream!, 'narrow'))
+  else out.push(...schemaChange(`${where} output`, a.output ?? {}, b.output ?? {}, 'narrow'))
   for (const code of [...new Set([...Object.keys(a.errors), ...Object.keys(b.errors)])].sort()) {
     const at = `${where} error ${code}`
     const [ea, eb] = [a.errors[code], b.errors[code]]

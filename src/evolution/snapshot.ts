@@ -1,15 +1,19 @@
-import type { AnyContract } from '../contract.ts'
+import { isStreamMethod, type AnyContract } from '../contract.ts'
 import { plainSchema, type JsonSchema } from './canonical.ts'
 
 /** The format tag of a contracts snapshot file; a reader refuses any other. */
 export const SNAPSHOT_FORMAT = 'switchboard.contracts/1'
 
-/** One method as a snapshot keeps it: its schemas as plain JSON, its declared errors, its retry safety. */
+/**
+ * One method as a snapshot keeps it: its schemas as plain JSON, its declared errors, its retry safety. A unary
+ * method has `output`; a stream method has `stream` (its item schema) instead.
+ */
 export interface MethodSnapshot {
   readonly description: string
   readonly idempotent: boolean
   readonly input: JsonSchema | boolean
-  readonly output: JsonSchema | boolean
+  readonly output?: JsonSchema | boolean
+  readonly stream?: JsonSchema | boolean
   readonly errors: { readonly [code: string]: { readonly status: number; readonly data?: JsonSchema | boolean } }
 }
 
@@ -42,7 +46,9 @@ export function snapshotContract(c: AnyContract): ContractSnapshot {
       const e = m.errors![code]!
       errors[code] = e.data === undefined ? { status: e.status } : { status: e.status, data: plainSchema(e.data) }
     }
-    methods[name] = { description: m.description ?? '', idempotent: m.idempotent === true, input: plainSchema(m.input), output: plainSchema(m.output), errors }
+    const input = plainSchema(m.input)
+    const base = { description: m.description ?? '', idempotent: m.idempotent === true, input }
+    methods[name] = isStreamMethod(m) ? { ...base, stream: plainSchema(m.stream), errors } : { ...base, output: plainSchema(m.output), errors }
   }
   return { name: c.name, version: c.version, description: c.description, methods }
 }
@@ -87,8 +93,8 @@ export function parseSnapshot(text: string, source: string): ContractsSnapshot {
       throw new SnapshotError(`${source}: contract '${name}' needs a version and methods`)
     }
     for (const [m, spec] of Object.entries(c.methods)) {
-      if (typeof spec !== 'object' || spec === null || !('input' in spec) || !('output' in spec) || typeof spec.errors !== 'object') {
-        throw new SnapshotError(`${source}: method '${name}.${m}' needs input, output and errors`)
+      if (typeof spec !== 'object' || spec === null || !('input' in spec) || !('output' in spec || 'stream' in spec) || typeof spec.errors !== 'object') {
+        throw new SnapshotError(`${source}: method '${name}.${m}' needs input, output (or stream) and errors`)
       }
     }
   }

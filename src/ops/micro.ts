@@ -1,5 +1,5 @@
 import type { NatsConnection, Subscription } from '@nats-io/nats-core'
-import type { AnyContract, MethodSpec } from '../contract.ts'
+import { isStreamMethod, type AnyContract, type MethodSpec } from '../contract.ts'
 import { fingerprintOf } from '../evolution/fingerprint.ts'
 import type { EndpointStats } from './call-stats.ts'
 
@@ -63,6 +63,8 @@ export const MicroMeta = {
   Prefix: 'switchboard.prefix',
   Input: 'switchboard.input_schema',
   Output: 'switchboard.output_schema',
+  /** A stream method's item schema, in place of `Output` (protocol §10). */
+  Stream: 'switchboard.stream_schema',
   Errors: 'switchboard.errors',
   Idempotent: 'switchboard.idempotent',
   Description: 'switchboard.description',
@@ -80,13 +82,16 @@ export function serviceMetadata(host: MicroHost): Record<string, string> {
   }
 }
 
-/** Endpoint metadata: the method's JSON Schemas and declared errors, each as a JSON string, and its hash. */
+/**
+ * Endpoint metadata: the method's JSON Schemas (input, and output or a stream's item schema) and declared errors,
+ * each as a JSON string, and its hash.
+ */
 export function endpointMetadata(spec: MethodSpec, schemaHash?: string): Record<string, string> {
   const errors: Record<string, { status: number; data?: unknown; description?: string }> = {}
   for (const [code, e] of Object.entries(spec.errors ?? {})) errors[code] = { status: e.status, data: e.data, description: e.description }
   return {
     [MicroMeta.Input]: JSON.stringify(spec.input),
-    [MicroMeta.Output]: JSON.stringify(spec.output),
+    ...(isStreamMethod(spec) ? { [MicroMeta.Stream]: JSON.stringify(spec.stream) } : { [MicroMeta.Output]: JSON.stringify(spec.output) }),
     [MicroMeta.Errors]: JSON.stringify(errors),
     [MicroMeta.Idempotent]: String(spec.idempotent === true),
     [MicroMeta.Description]: spec.description ?? '',

@@ -64,15 +64,17 @@ function snapshotOfEndpoints(name: string, version: string, description: string,
     const meta = e.metadata ?? {}
     const input = schemaOf(meta[MicroMeta.Input])
     const output = schemaOf(meta[MicroMeta.Output])
+    const stream = schemaOf(meta[MicroMeta.Stream])
     const declared = parse(meta[MicroMeta.Errors])
-    if (input === undefined || output === undefined || typeof declared !== 'object' || declared === null) return undefined
+    if (input === undefined || (output === undefined) === (stream === undefined) || typeof declared !== 'object' || declared === null) return undefined
     const errors: Record<string, { status: number; data?: JsonSchema | boolean }> = {}
     for (const code of Object.keys(declared).sort()) {
       const d = (declared as Record<string, { status?: unknown; data?: unknown }>)[code]!
       const data = d.data === undefined ? undefined : schemaOf(d.data)
       errors[code] = data === undefined ? { status: Number(d.status) } : { status: Number(d.status), data }
     }
-    methods[e.name] = { description: meta[MicroMeta.Description] ?? '', idempotent: meta[MicroMeta.Idempotent] === 'true', input, output, errors }
+    const base = { description: meta[MicroMeta.Description] ?? '', idempotent: meta[MicroMeta.Idempotent] === 'true', input }
+    methods[e.name] = stream === undefined ? { ...base, output, errors } : { ...base, stream, errors }
   }
   return { name, version, description, methods }
 }

@@ -50,6 +50,12 @@ export class PendingTable<T extends Tokened> {
     return entry
   }
 
+  /** The entry of `token`, left in the table; undefined when it is not (or no longer) there. */
+  get(token: number): T | undefined {
+    const entry = this.#slots[token & this.#mask]
+    return entry !== undefined && entry.token === token ? entry : undefined
+  }
+
   /** The entries, in a new array (so the caller may take them while it goes through them). */
   entries(): T[] {
     const out: T[] = []

@@ -1,5 +1,5 @@
 import { CallStats, type EndpointStats } from '../ops/call-stats.ts'
-import type { MethodSpec } from '../contract.ts'
+import { isStreamMethod, type MethodSpec } from '../contract.ts'
 import type { CallContext } from './context.ts'
 import type { MethodValidators } from '../validator.ts'
 
@@ -7,6 +7,9 @@ export type { EndpointStats } from '../ops/call-stats.ts'
 
 /** One method as a worker serves it: its spec, validators, the composed chain and its counters. */
 export class Endpoint extends CallStats {
+  /** Whether the method answers with a stream (protocol §10). */
+  readonly streamed: boolean
+
   constructor(
     readonly name: string,
     readonly subject: string,
@@ -17,6 +20,7 @@ export class Endpoint extends CallStats {
     readonly run: (ctx: CallContext<object>) => unknown,
   ) {
     super()
+    this.streamed = isStreamMethod(spec)
   }
 
   stats(): EndpointStats {

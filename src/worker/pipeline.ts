@@ -10,6 +10,7 @@ import { CallContext, type ContextHost } from './context.ts'
 import type { Endpoint } from './endpoint.ts'
 import { toFailure } from './failure.ts'
 import type { Responder } from './responder.ts'
+import type { StreamTable } from './stream-table.ts'
 
 /** What the pipeline needs of its worker. */
 export interface PipelineDeps {
@@ -21,6 +22,8 @@ export interface PipelineDeps {
   readonly validateOutput: boolean
   /** Called once per call run, when it is answered: frees its slot. */
   readonly release: () => void
+  /** The worker's open streams; undefined when its contract has no stream method. */
+  readonly streams?: StreamTable | undefined
 }
 
 /** One call on its way through the pipeline, from arrival to answer. */
@@ -37,7 +40,8 @@ interface Run {
 /**
  * The call path inside a worker: headers → deadline → decode → validate → context → middleware and handler →
  * result check → reply, then counters, logs, metrics and the span. Every failure on the way becomes an error
- * envelope; a call is answered once.
+ * envelope; a call is answered once. A stream method takes the same path up to its handler, whose items then go
+ * out through the worker's StreamTable, and its end where a unary call's reply would.
  */
 export class CallPipeline {
   constructor(readonly deps: PipelineDeps) {}
@@ -69,6 +73,8 @@ export class CallPipeline {
       }
       const id = headers[Header.Id] ?? nuid.next()
       ctx = new CallContext(host, { service: this.deps.service, method: e.name, subject: e.subject, id, deadline, headers, input })
+      // a stream method: its frames answer the call from here on (protocol §10)
+      if (e.streamed) this.deps.streams!.open(ctx, msg, e)
     } catch (err) {
       this.#finish({ msg, endpoint: e, t0, span, ctx: undefined, id: headers?.[Header.Id] }, undefined, err)
       return
@@ -114,6 +120,12 @@ export class CallPipeline {
     const { msg, endpoint: e, ctx, id } = run
     let failure: Failure | undefined
     try {
+      if (e.streamed && ctx !== undefined) {
+        // each item was checked as it went; the end goes out after the last one
+        if (err !== NO_ERROR) failure = toFailure(err, e.spec, this.deps.logger, { service: this.deps.service, method: e.name, id })
+        this.deps.streams!.finish(ctx, failure)
+        return
+      }
       if (err === NO_ERROR && ctx !== undefined) err = this.#checkResult(e, ctx, out)
       if (err === NO_ERROR) {
         try {

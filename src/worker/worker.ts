@@ -1,6 +1,6 @@
 import { nuid, type Msg, type NatsConnection, type Subscription } from '@nats-io/nats-core'
 import { compose } from '../compose.ts'
-import type { AnyContract, InputOf, MethodName, OutputOf } from '../contract.ts'
+import { isStreamMethod, type AnyContract, type InputOf, type ItemOf, type MethodName, type OutputOf, type StreamMethodSpec } from '../contract.ts'
 import type { MetricsServer, MethodMetrics } from '../ops/metrics.ts'
 import { subscribeMicro } from '../ops/micro.ts'
 import { CallObserver, levelOn } from '../ops/observer.ts'
@@ -15,13 +15,18 @@ import type { CallContext, ContextHost, HandlerContext, LiveContext } from './co
 import { Endpoint, type EndpointStats } from './endpoint.ts'
 import { CallPipeline, parseDeadline } from './pipeline.ts'
 import { Responder } from './responder.ts'
+import { StreamTable } from './stream-table.ts'
 import { resolveWorkerOptions, type ResolvedWorkerOptions, type WorkerOptions } from './worker-options.ts'
 
-/** A handler of one method, checked against the contract. */
-export type Handler<C extends AnyContract, K extends MethodName<C>, State extends object = Record<string, unknown>> = (
-  input: InputOf<C, K>,
-  ctx: HandlerContext<C, K, State>,
-) => OutputOf<C, K> | Promise<OutputOf<C, K>>
+/**
+ * A handler of one method, checked against the contract: for a unary method it returns the output (or a promise of
+ * it); for a stream method it returns the items, as an async iterable (an `async function*`) or an iterable. A
+ * stream handler is asked for each next item only once the caller has room for it, and `ctx.signal` fires when the
+ * stream stops early (the caller cancelled, the deadline, the worker stopping).
+ */
+export type Handler<C extends AnyContract, K extends MethodName<C>, State extends object = Record<string, unknown>> = C['methods'][K] extends StreamMethodSpec
+  ? (input: InputOf<C, K>, ctx: HandlerContext<C, K, State>) => AsyncIterable<ItemOf<C, K>> | Iterable<ItemOf<C, K>>
+  : (input: InputOf<C, K>, ctx: HandlerContext<C, K, State>) => OutputOf<C, K> | Promise<OutputOf<C, K>>
 
 /** One handler per method of the contract. */
 export type Handlers<C extends AnyContract, State extends object = Record<string, unknown>> = {
@@ -53,6 +58,8 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
   readonly #subs: Subscription[] = []
   readonly #admission: Admission<Waiting>
   readonly #responder: Responder
+  /** The open streams, when the contract has stream methods. */
+  readonly #streams: StreamTable | undefined
   #pipeline: CallPipeline
   #stopped: Promise<void> | undefined = undefined
   #metricsServer: MetricsServer | undefined = undefined
@@ -71,11 +78,18 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
         throw new TypeError(`${contract.name} has no method '${name}' to handle`)
       }
     }
+    const streamed = Object.values(contract.methods).some(isStreamMethod)
+    const worker = isInstanceId(this.id) ? this.id : nuid.next()
+    const { logger, validateOutput, prefix } = options
+    const streams = (this.#streams = streamed ? new StreamTable({ nc, logger, service: contract.name, validateOutput, prefix, worker }) : undefined)
     for (const [name, spec] of Object.entries(contract.methods)) {
       const fn = table[name]
       if (typeof fn !== 'function') throw new TypeError(`no handler for ${contract.name}.${name}`)
       const handler = fn as (input: unknown, ctx: CallContext<object>) => unknown
-      const last = (ctx: CallContext<object>): unknown => handler.call(handlers, ctx.input, ctx)
+      // a stream handler's items go out through its sender; the chain settles when the last one is taken
+      const last = !isStreamMethod(spec)
+        ? (ctx: CallContext<object>): unknown => handler.call(handlers, ctx.input, ctx)
+        : (ctx: CallContext<object>): unknown => streams!.senderOf(ctx).pump(handler.call(handlers, ctx.input, ctx))
       const run = options.middleware.length === 0 ? last : compose(options.middleware, async (ctx: CallContext<object>) => last(ctx))
       this.#endpoints.set(name, new Endpoint(name, methodSubject(options.prefix, contract.name, name), queue, spec, validatorsOf(spec), run))
     }
@@ -95,6 +109,11 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
   /** Calls being handled now. */
   get inFlight(): number {
     return this.#admission.inFlight
+  }
+
+  /** Streams open now (each also counts as a call in flight while its handler runs). */
+  get streams(): number {
+    return this.#streams?.size ?? 0
   }
 
   /** Calls received and waiting for a free slot (at most `maxQueued`). */
@@ -130,6 +149,7 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
     const queue = this.options.queue ?? this.contract.name
     this.#pipeline = this.#pipelineWith(await this.#observe())
     for (const e of this.#endpoints.values()) this.#subs.push(this.#subscribe(e.subject, queue, () => e))
+    const control = this.#streams?.start()
     const base = `${this.options.prefix}.${this.contract.name}.`
     // a catch-all shares its queue group with the method subjects, so it may get any call: it routes by the subject,
     // and answers methods this contract lacks as unknown (UNIMPLEMENTED, Rpc-Unknown-Method)
@@ -147,9 +167,10 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
     }
     await this.nc.flush()
     this.#serveDirect(direct)
-    const refused = this.#subs.filter((s) => s.isClosed())
+    const refused = [...this.#subs, ...(control === undefined ? [] : [control])].filter((s) => s.isClosed())
     if (refused.length > 0) {
       await Promise.all(this.#subs.map((s) => s.drain().catch(() => undefined)))
+      await control?.drain().catch(() => undefined)
       await this.#closeMetrics()
       const subjects = refused.map((s) => s.getSubject()).join(', ')
       throw new Error(`${this.contract.name} worker cannot subscribe to ${subjects}: check this connection's permissions`)
@@ -160,7 +181,8 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
   #pipelineWith(observer: CallObserver | undefined): CallPipeline {
     const { logger, validateOutput } = this.options
     const release = () => this.#admission.release()
-    return new CallPipeline({ service: this.contract.name, host: this, responder: this.#responder, observer, logger, validateOutput, release })
+    const streams = this.#streams
+    return new CallPipeline({ service: this.contract.name, host: this, responder: this.#responder, observer, logger, validateOutput, release, streams })
   }
 
   /** Keeps the direct subscriptions and starts naming this instance in replies; or drops them all if any was refused. */
@@ -248,7 +270,8 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
   }
 
   /**
-   * Stops gracefully: takes no new calls, answers every call in flight, then closes the subscriptions.
+   * Stops gracefully: takes no new calls, answers every call in flight, then closes the subscriptions. Open streams
+   * end with UNAVAILABLE once no new call can arrive (their callers get the error after the items sent so far).
    * Calls still running after `stopTimeout` ms get their signal aborted; stop() then waits for them to answer.
    * The connection stays open: it belongs to the caller.
    */
@@ -268,6 +291,8 @@ export class Worker<C extends AnyContract = AnyContract> implements ContextHost 
 
   async #drain(): Promise<void> {
     await Promise.all(this.#subs.map((s) => s.drain().catch(() => undefined)))
+    // no more opens reach this worker now: its open streams end with UNAVAILABLE (protocol §10)
+    await this.#streams?.close(this.options.stopTimeout)
     const idle = this.#admission.idle()
     if ((await within(idle, this.options.stopTimeout)) === 'timeout') {
       this.aborted = true
