@@ -4,6 +4,7 @@ import { admin, bearerToken, caller, type Identity } from '../shared/auth.ts'
 import { serveChatModule } from '../shared/serve-module.ts'
 import { resolveChatOptions, type ChatOptions } from '../shared/options.ts'
 import { isOnline } from '../shared/presence.ts'
+import { untilStoreReady } from '../shared/store-errors.ts'
 import { Accounts, type Account } from './accounts.ts'
 import { User } from './contract.ts'
 import { LoginLimiter } from './login-limiter.ts'
@@ -23,7 +24,8 @@ export async function startUserWorker(nc: NatsConnection, options: Partial<ChatO
   const accounts = await Accounts.open(nc, o.replicas)
   const sessions = await Sessions.open(nc, o.replicas, o.tokenTtlMs)
   const limiter = await LoginLimiter.open(nc, o.replicas, o.loginFailures, o.loginWindowMs)
-  if (o.adminPassword !== undefined) await accounts.upsert(o.adminUser, o.adminPassword, 'admin')
+  // on a fresh cluster the bucket may still be electing its leader: the first write waits for it as the open did
+  if (o.adminPassword !== undefined) await untilStoreReady(() => accounts.upsert(o.adminUser, o.adminPassword!, 'admin'))
 
   const resolve = async (token: string): Promise<Identity> => {
     const identity = await sessions.resolve(token)
