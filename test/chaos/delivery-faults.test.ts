@@ -71,11 +71,15 @@ t.test("delivery faults - the recipient's gateway SIGKILLed under a stream: resu
   let killedAt = 0
   let resumedAt = 0
   const t0 = Date.now()
-  bob.conn!.socket.once('close', () => {
-    // a client notices its socket died and resumes on a gateway that is up, from the last position it saw
-    void delay(100).then(async () => {
-      await bob.resume(gw2.url)
-      resumedAt = Date.now() - t0
+  const resumed = new Promise<void>((resolve, reject) => {
+    bob.conn!.socket.once('close', () => {
+      // a client notices its socket died and resumes on a gateway that is up, from the last position it saw
+      void delay(100)
+        .then(() => bob.resume(gw2.url))
+        .then(() => {
+          resumedAt = Date.now() - t0
+          resolve()
+        }, reject)
     })
   })
   const { acked, codes } = await stream(alice, 'bob', 400, 4, (i) => {
@@ -84,6 +88,8 @@ t.test("delivery faults - the recipient's gateway SIGKILLed under a stream: resu
       gw1.proc.child.kill('SIGKILL')
     }
   })
+  // the sends may all be acknowledged before bob's resume is through: wait for it (bounded)
+  await Promise.race([resumed, delay(10_000)])
   t.ok(killedAt > 0 && resumedAt > 0, 'the gateway was killed, and bob resumed')
   const missing = await received(t, bob, from, acked)
   const failed = Object.values(codes).reduce((a, b) => a + b, 0)

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { getPriority } from 'node:os'
-import { connect as tcpConnect } from 'node:net'
+import { alive, listening } from '../harness/probes.ts'
 import t, { type Test } from 'tap'
 import { eventually, freePort } from '../harness/index.ts'
 import { spawnProcess } from '../harness/system.ts'
@@ -9,22 +9,6 @@ import { DEFAULT_WORKER_NICE } from '../../services/shared/priority.ts'
 
 /** npm start's own nats-server, from nats.conf. */
 const START_NATS = 'nats://127.0.0.1:4222'
-
-const listening = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const s = tcpConnect({ host: '127.0.0.1', port })
-    s.once('connect', () => (s.destroy(), resolve(true)))
-    s.once('error', () => resolve(false))
-  })
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
 
 /** Every process in start.ts's table by name (nats-server's keeper as `nats-keeper`), with its pid. */
 function tablePids(output: string): Map<string, number> {
@@ -58,18 +42,24 @@ async function until(check: () => boolean | Promise<boolean>, ms: number): Promi
   while (!(await check()) && Date.now() < end) await new Promise((r) => setTimeout(r, 50))
 }
 
+/** Runs `npm start` (its own nats-server on 4222, the gateway on free ports) until "system ready"; every pid in its table is killed at teardown if still alive. */
+async function startReady(t: Test) {
+  const port = await freePort()
+  const opsPort = await freePort()
+  const env = { NATS_URL: undefined, GATEWAY_PORT: String(port), GATEWAY_OPS_PORT: String(opsPort), SWITCHBOARD_ADMIN_PASSWORD: undefined }
+  const start = spawnProcess(t, ['scripts/start.ts'], env, 'start')
+  const pids = new Map<string, number>()
+  killLeftovers(t, () => pids.values())
+  await start.waitFor(/system ready/, 90_000)
+  for (const [name, pid] of tablePids(start.output())) pids.set(name, pid)
+  return { start, pids, port, opsPort }
+}
+
 t.test(
   'start - runs nats-server from nats.conf and every module, no plaintext-password warning, the demo passes, a killed child (nats-server too) is restarted, SIGTERM stops all',
   async (t) => {
     if (await listening(4222)) return t.fail('something else listens on 127.0.0.1:4222, where npm start runs its nats-server: stop it first')
-    const port = await freePort()
-    const opsPort = await freePort()
-    const env = { NATS_URL: undefined, GATEWAY_PORT: String(port), GATEWAY_OPS_PORT: String(opsPort), SWITCHBOARD_ADMIN_PASSWORD: undefined }
-    const start = spawnProcess(t, ['scripts/start.ts'], env, 'start')
-    const pids = new Map<string, number>()
-    killLeftovers(t, () => pids.values())
-    await start.waitFor(/system ready/, 90_000)
-    for (const [name, pid] of tablePids(start.output())) pids.set(name, pid)
+    const { start, pids, port, opsPort } = await startReady(t)
     t.same(
       [...pids.keys()].sort(),
       ['admin#1', 'friend#1', 'gateway', 'group#1', 'message#1', 'message#2', 'nats-keeper', 'nats-server', 'user#1', 'user#2'],
@@ -190,14 +180,7 @@ t.test(
   'start - SIGKILLed, start.ts leaves no orphan: every child (workers, gateway, nats-server and its keeper) is gone within seconds and the ports are free',
   async (t) => {
     if (await listening(4222)) return t.fail('something else listens on 127.0.0.1:4222, where npm start runs its nats-server: stop it first')
-    const port = await freePort()
-    const opsPort = await freePort()
-    const env = { NATS_URL: undefined, GATEWAY_PORT: String(port), GATEWAY_OPS_PORT: String(opsPort), SWITCHBOARD_ADMIN_PASSWORD: undefined }
-    const start = spawnProcess(t, ['scripts/start.ts'], env, 'start')
-    const pids = new Map<string, number>()
-    killLeftovers(t, () => pids.values())
-    await start.waitFor(/system ready/, 90_000)
-    for (const [name, pid] of tablePids(start.output())) pids.set(name, pid)
+    const { start, pids, port, opsPort } = await startReady(t)
     t.equal(pids.size, 10, `every child's pid is known: ${[...pids.keys()].join(', ')}`)
     t.same(
       [...pids.values()].filter((pid) => !alive(pid)),

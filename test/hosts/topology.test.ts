@@ -1,5 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { connect as tcpConnect } from 'node:net'
+import { alive, listening } from '../harness/probes.ts'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
@@ -27,22 +27,6 @@ const ENV = {
   SWITCHBOARD_METRICS_PORT: undefined,
   GATEWAY_PORT: undefined,
   GATEWAY_OPS_PORT: undefined,
-}
-
-const listening = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const s = tcpConnect({ host: '127.0.0.1', port })
-    s.once('connect', () => (s.destroy(), resolve(true)))
-    s.once('error', () => resolve(false))
-  })
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
 }
 
 /** A temp dir for `t`, removed at teardown. */
