@@ -18,9 +18,8 @@ import { readsRole } from './shared/permissions.ts'
 import { connectOrExit, stopOnSignals } from './shared/lifecycle.ts'
 import { MODULE_NAMES, MODULES, isModuleName, type ModuleName } from './registry.ts'
 import { chatOptionsFromEnv } from './shared/options.ts'
-import { metricsListenFromEnv, type MetricsListen } from './shared/metrics-listen.ts'
+import { processSettingsOrExit } from './shared/process-settings.ts'
 import { watchParent } from './shared/parent-watch.ts'
-import { applyNice, niceFromEnv } from './shared/priority.ts'
 
 const args = process.argv.slice(2)
 const asked = args.length === 1 && args[0] === 'all' ? MODULE_NAMES : args
@@ -45,15 +44,7 @@ if (oneUser.length > 0) {
   )
   process.exit(2)
 }
-let metrics: MetricsListen | undefined
-try {
-  metrics = metricsListenFromEnv(process.env)
-  const nice = niceFromEnv(process.env)
-  if (nice !== undefined) applyNice(nice)
-} catch (err) {
-  process.stderr.write(`${label}: ${(err as Error).message}\n`)
-  process.exit(2)
-}
+const metrics = processSettingsOrExit(label)
 const reads = names.some((n) => MODULES[n].nats.reads !== undefined)
 refuseDefaultsInProduction(label, process.env, {
   connections: reads ? [DEFAULT_CREDENTIAL_VARS, READS_CREDENTIAL_VARS] : [DEFAULT_CREDENTIAL_VARS],

@@ -15,9 +15,8 @@ import { readsRole } from './shared/permissions.ts'
 import { connectOrExit, stopOnSignals } from './shared/lifecycle.ts'
 import { MODULE_NAMES, MODULES, isModuleName } from './registry.ts'
 import { chatOptionsFromEnv } from './shared/options.ts'
-import { metricsListenFromEnv, type MetricsListen } from './shared/metrics-listen.ts'
+import { processSettingsOrExit } from './shared/process-settings.ts'
 import { watchParent } from './shared/parent-watch.ts'
-import { applyNice, niceFromEnv } from './shared/priority.ts'
 
 const name = process.argv[2]
 if (!isModuleName(name)) {
@@ -32,15 +31,7 @@ let stop = (reason: string): unknown => {
   process.exit(0)
 }
 watchParent((reason) => stop(reason))
-let metrics: MetricsListen | undefined
-try {
-  metrics = metricsListenFromEnv(process.env)
-  const nice = niceFromEnv(process.env)
-  if (nice !== undefined) applyNice(nice)
-} catch (err) {
-  process.stderr.write(`${name} worker: ${(err as Error).message}\n`)
-  process.exit(2)
-}
+const metrics = processSettingsOrExit(`${name} worker`)
 refuseDefaultsInProduction(`${name} worker`, process.env, {
   connections: m.nats.reads === undefined ? [DEFAULT_CREDENTIAL_VARS] : [DEFAULT_CREDENTIAL_VARS, READS_CREDENTIAL_VARS],
   adminPassword: name === 'user',
